@@ -247,7 +247,7 @@ func (c *Catalog) Get(name string) (*Module, error) {
 			return m, nil
 		}
 	}
-	return nil, fmt.Errorf("%w: %q", ErrNotFound, name)
+	return nil, fmt.Errorf("%w: %q (no such adapter)", miner.ErrUnknownType, name)
 }
 
 // Names returns the names of the loaded adapters, sorted.

@@ -22,7 +22,6 @@ var (
 	ErrProtocol      = errors.New("adapters: protocol violation")
 	ErrTimeout       = errors.New("adapters: call deadline exceeded")
 	ErrQuarantined   = errors.New("adapters: adapter quarantined")
-	ErrNotFound      = errors.New("adapters: no such adapter")
 	ErrClosed        = errors.New("adapters: adapter closed")
 )
 

@@ -1,0 +1,52 @@
+package miner
+
+import (
+	"context"
+
+	"github.com/rigd/rigd/sdk/abi"
+)
+
+// LineFeeder batches console lines of one stream for an adapter session.
+// Supervision and `rigd adapters replay` both use it, so a replayed log is
+// parsed exactly as a live one.
+type LineFeeder struct {
+	s       Session
+	stream  abi.Stream
+	onParse func(abi.LineResult)
+	batch   [][]byte
+}
+
+// NewLineFeeder returns a feeder for one stream; onParse receives every
+// batch's result (events and partial stats to merge).
+func NewLineFeeder(s Session, stream abi.Stream, onParse func(abi.LineResult)) *LineFeeder {
+	return &LineFeeder{s: s, stream: stream, onParse: onParse, batch: make([][]byte, 0, abi.MaxLineBatch)}
+}
+
+// Add queues a copy of line (ANSI already stripped) and sends the batch
+// once it holds abi.MaxLineBatch lines.
+func (f *LineFeeder) Add(ctx context.Context, line []byte) error {
+	f.batch = append(f.batch, append([]byte(nil), line...))
+	if len(f.batch) < abi.MaxLineBatch {
+		return nil
+	}
+	return f.Flush(ctx)
+}
+
+// Pending is the number of queued lines.
+func (f *LineFeeder) Pending() int { return len(f.batch) }
+
+// Flush sends the queued lines, if any. The batch is consumed even on
+// error: a batch the adapter cannot parse is not retried.
+func (f *LineFeeder) Flush(ctx context.Context) error {
+	if len(f.batch) == 0 {
+		return nil
+	}
+	res, err := f.s.ParseLines(ctx, f.stream, f.batch)
+	clear(f.batch)
+	f.batch = f.batch[:0]
+	if err != nil {
+		return err
+	}
+	f.onParse(res)
+	return nil
+}

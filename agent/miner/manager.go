@@ -1,0 +1,403 @@
+package miner
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rigd/rigd/agent/proc"
+	"github.com/rigd/rigd/agent/restart"
+	"github.com/rigd/rigd/sdk/abi"
+)
+
+// Clock is the Manager's time source; tests inject a fake one.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Binaries finds installed miner binaries. The installer implements it;
+// every launch asks again so that a changed binary is caught.
+type Binaries interface {
+	// Binary returns the path and version of the current installed binary
+	// of typ after verifying it against its recorded digest. It returns an
+	// error wrapping ErrNoBinary when none is installed.
+	Binary(ctx context.Context, typ string) (path, version string, err error)
+}
+
+// VersionProbe asks a binary for its version as the adapter's metadata
+// describes (used for binaries given by path).
+type VersionProbe func(ctx context.Context, binary string, vp abi.VersionProbe) (string, error)
+
+// Config configures a Manager.
+type Config struct {
+	// RunDir holds one private directory per miner instance (its config
+	// files) and the PID records used after an agent crash.
+	RunDir   string
+	Adapters Adapters
+	// Binaries may be nil: then every start needs an explicit binary.
+	Binaries Binaries
+	// Probe may be nil: binaries given by path then have no version.
+	Probe  VersionProbe
+	Logger *slog.Logger
+	Clock  Clock
+	// Bus receives the events; a new one is created if nil.
+	Bus *Bus
+	// Restart is the restart policy configuration (zero: defaults).
+	Restart restart.Config
+	// PollInterval, PollTimeout and PollRetries drive the stats Collector
+	// (defaults 10 s, 5 s, 2).
+	PollInterval time.Duration
+	PollTimeout  time.Duration
+	PollRetries  int
+	// StopGrace is the SIGTERM-to-SIGKILL grace period (default 10 s).
+	StopGrace time.Duration
+	// RingBytes bounds each miner's output ring (default 1 MiB).
+	RingBytes int
+	// LineBatchDelay is how long a partial batch of lines waits for more
+	// before it goes to the adapter (default 100 ms).
+	LineBatchDelay time.Duration
+}
+
+// Manager owns the running miners: it starts, stops and supervises them
+// and collects their stats. Its methods are safe for concurrent use.
+type Manager struct {
+	cfg    Config
+	log    *slog.Logger
+	clock  Clock
+	bus    *Bus
+	poller *apiPoller
+
+	mu     sync.Mutex
+	miners map[string]*supervisor
+	closed bool
+
+	wg sync.WaitGroup // supervisors
+}
+
+// NewManager returns a Manager. Call Run to start collecting stats and
+// Close (or cancel Run's context) to stop.
+func NewManager(cfg Config) (*Manager, error) {
+	if cfg.Adapters == nil {
+		return nil, errors.New("miner: Config.Adapters is required")
+	}
+	if cfg.RunDir == "" {
+		return nil, errors.New("miner: Config.RunDir is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = realClock{}
+	}
+	if cfg.Bus == nil {
+		cfg.Bus = NewBus(cfg.Clock.Now)
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 10 * time.Second
+	}
+	if cfg.PollTimeout <= 0 {
+		cfg.PollTimeout = 5 * time.Second
+	}
+	if cfg.PollRetries < 0 {
+		cfg.PollRetries = 0
+	} else if cfg.PollRetries == 0 {
+		cfg.PollRetries = 2
+	}
+	if cfg.StopGrace <= 0 {
+		cfg.StopGrace = proc.DefaultGrace
+	}
+	if cfg.LineBatchDelay <= 0 {
+		cfg.LineBatchDelay = 100 * time.Millisecond
+	}
+	if err := os.MkdirAll(cfg.RunDir, 0o700); err != nil {
+		return nil, fmt.Errorf("miner: run dir: %w", err)
+	}
+	return &Manager{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		clock:  cfg.Clock,
+		bus:    cfg.Bus,
+		poller: newAPIPoller(cfg.PollTimeout, cfg.PollRetries),
+		miners: map[string]*supervisor{},
+	}, nil
+}
+
+// Bus returns the event bus.
+func (m *Manager) Bus() *Bus { return m.bus }
+
+// StartRequest asks for a miner to be started.
+type StartRequest struct {
+	// Type is the adapter name ("xmrig").
+	Type string `json:"type"`
+	// Name is the instance name; default "<type>-<algo>".
+	Name string `json:"name,omitempty"`
+	// Binary is an explicit path to the miner binary; default the
+	// installed one.
+	Binary  string      `json:"binary,omitempty"`
+	Profile abi.Profile `json:"profile"`
+	// ProfileID records which stored profile this came from.
+	ProfileID string `json:"profile_id,omitempty"`
+	// Autostart marks the miner to be started again when the agent
+	// starts; nil means true.
+	Autostart *bool `json:"autostart,omitempty"`
+}
+
+// Start validates the request, launches the miner and supervises it. The
+// first launch is synchronous: a miner that cannot start (unknown type,
+// missing binary, a profile the adapter rejects) returns an error and
+// leaves nothing behind.
+func (m *Manager) Start(ctx context.Context, req StartRequest) (Info, error) {
+	meta, err := m.cfg.Adapters.Metadata(ctx, req.Type)
+	if err != nil {
+		return Info{}, err
+	}
+	name := req.Name
+	if name == "" {
+		algo := req.Profile.Algo
+		if algo == "" {
+			algo = req.Profile.Coin
+		}
+		name = DefaultName(req.Type, algo)
+	}
+	if err := ValidateName(name); err != nil {
+		return Info{}, err
+	}
+	s := newSupervisor(m, name, req, meta)
+
+	m.mu.Lock()
+	switch {
+	case m.closed:
+		m.mu.Unlock()
+		return Info{}, ErrClosed
+	case m.miners[name] != nil:
+		m.mu.Unlock()
+		return Info{}, fmt.Errorf("%w: %q (stop it first or choose another name)", ErrConflict, name)
+	}
+	m.miners[name] = s // reserve the name while starting
+	m.mu.Unlock()
+
+	if err := s.begin(ctx); err != nil {
+		m.mu.Lock()
+		delete(m.miners, name)
+		m.mu.Unlock()
+		return Info{}, err
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		s.run()
+	}()
+	return s.info(), nil
+}
+
+// Stop stops the named miner (SIGTERM, grace, SIGKILL) and forgets it.
+func (m *Manager) Stop(ctx context.Context, name string) (Info, error) {
+	s, err := m.get(name)
+	if err != nil {
+		return Info{}, err
+	}
+	if err := s.stop(ctx); err != nil {
+		return s.info(), err
+	}
+	m.mu.Lock()
+	if m.miners[name] == s {
+		delete(m.miners, name)
+	}
+	m.mu.Unlock()
+	return s.info(), nil
+}
+
+func (m *Manager) get(name string) (*supervisor, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.miners[name]
+	if s == nil {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, name)
+	}
+	return s, nil
+}
+
+func (m *Manager) all() []*supervisor {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*supervisor, 0, len(m.miners))
+	for _, s := range m.miners {
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b *supervisor) int {
+		if a.name < b.name {
+			return -1
+		}
+		return 1
+	})
+	return out
+}
+
+// List returns every miner, sorted by name.
+func (m *Manager) List() []Info {
+	ss := m.all()
+	out := make([]Info, len(ss))
+	for i, s := range ss {
+		out[i] = s.info()
+	}
+	return out
+}
+
+// Get returns one miner.
+func (m *Manager) Get(name string) (Info, error) {
+	s, err := m.get(name)
+	if err != nil {
+		return Info{}, err
+	}
+	return s.info(), nil
+}
+
+// LogLine is one line of a miner's output.
+type LogLine struct {
+	Seq    uint64    `json:"seq"`
+	Time   time.Time `json:"time"`
+	Stream string    `json:"stream"`
+	// Text is the line as printed, ANSI escapes included.
+	Text      string `json:"text"`
+	Truncated bool   `json:"truncated,omitempty"`
+}
+
+// LogQuery selects log lines.
+type LogQuery struct {
+	// Lines is the most lines returned, the latest ones (<= 0: all kept).
+	Lines int
+	// Since returns only lines with a higher sequence number.
+	Since uint64
+	// Strip removes ANSI escape sequences from the text.
+	Strip bool
+}
+
+// Logs returns the miner's latest output lines.
+func (m *Manager) Logs(name string, q LogQuery) ([]LogLine, error) {
+	s, err := m.get(name)
+	if err != nil {
+		return nil, err
+	}
+	lines := s.logs(q.Lines, q.Since)
+	out := make([]LogLine, len(lines))
+	for i, l := range lines {
+		text := l.Text
+		if q.Strip {
+			text = string(proc.StripANSI([]byte(text)))
+		}
+		out[i] = LogLine{Seq: l.Seq, Time: l.Time, Stream: l.Stream.String(), Text: text, Truncated: l.Truncated}
+	}
+	return out, nil
+}
+
+// SendInput writes text to the miner's stdin within 5 s.
+func (m *Manager) SendInput(ctx context.Context, name, text string) error {
+	if text == "" {
+		return fmt.Errorf("%w: empty input", ErrInvalidInput)
+	}
+	if len(text) > 4096 {
+		return fmt.Errorf("%w: input over 4096 bytes", ErrInvalidInput)
+	}
+	s, err := m.get(name)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return s.write(ctx, []byte(text))
+}
+
+// HashrateHistory returns the miner's in-memory hashrate history.
+func (m *Manager) HashrateHistory(name string) (HashrateHistory, error) {
+	s, err := m.get(name)
+	if err != nil {
+		return HashrateHistory{}, err
+	}
+	return s.history(), nil
+}
+
+// Run collects stats from every running miner every PollInterval until ctx
+// is done. It does not stop the miners; see Close.
+func (m *Manager) Run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-m.clock.After(m.cfg.PollInterval):
+		}
+		m.PollOnce(ctx)
+	}
+}
+
+// PollOnce polls every running miner's API in parallel and waits for the
+// polls to finish. A miner whose previous poll is still in flight is
+// skipped.
+func (m *Manager) PollOnce(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, s := range m.all() {
+		wg.Go(func() { s.poll(ctx) })
+	}
+	wg.Wait()
+}
+
+// Close stops every miner (stop=true) or leaves them running (their PID
+// records let the next agent find them), then waits for the supervisors.
+func (m *Manager) Close(ctx context.Context, stop bool) error {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	var errs []error
+	var wg sync.WaitGroup
+	var emu sync.Mutex
+	for _, s := range m.all() {
+		wg.Go(func() {
+			var err error
+			if stop {
+				err = s.stop(ctx)
+			} else {
+				err = s.detach(ctx)
+			}
+			if err != nil {
+				emu.Lock()
+				errs = append(errs, fmt.Errorf("miner %q: %w", s.name, err))
+				emu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	m.wg.Wait()
+	return errors.Join(errs...)
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func randomToken() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (m *Manager) instanceDir(name string) string { return filepath.Join(m.cfg.RunDir, name) }

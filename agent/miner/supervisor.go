@@ -1,0 +1,797 @@
+package miner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rigd/rigd/agent/proc"
+	"github.com/rigd/rigd/agent/restart"
+	"github.com/rigd/rigd/sdk/abi"
+)
+
+// lineBatch is one read's worth of lines handed over by the process.
+type lineBatch struct {
+	stream proc.Stream
+	lines  []proc.Line
+}
+
+// supervisor runs one miner: it launches the process, feeds its output to
+// the adapter, restarts it by the restart policy and reports its state.
+type supervisor struct {
+	m      *Manager
+	name   string
+	typ    string
+	req    StartRequest
+	meta   abi.Metadata
+	token  string
+	log    *slog.Logger
+	policy *restart.Policy
+
+	ctx    context.Context // cancelled when the supervisor ends
+	cancel context.CancelFunc
+
+	lines     chan lineBatch
+	stopCh    chan struct{} // closed by stop
+	detachCh  chan struct{} // closed by detach
+	fatalCh   chan struct{} // closed on the first fatal event
+	done      chan struct{} // closed when run returns
+	batchQuit chan struct{}
+	batchDone chan struct{}
+	stopOnce  sync.Once
+	fatalOnce sync.Once
+
+	session Session // used by the batch loop and polls; serialised inside
+
+	mu struct {
+		sync.Mutex
+		info       Info
+		proc       *proc.Process
+		cmd        abi.Command
+		launch     int    // launches so far; tags polls
+		fatal      string // message of the first fatal event
+		polling    bool
+		hist       memHistory
+		lastStats  time.Time // last stats event
+		dropped    uint64    // line batches dropped because parsing fell behind
+		parseErrs  int
+		apiFails   int // consecutive failed polls
+		lastAPIErr string
+	}
+}
+
+func newSupervisor(m *Manager, name string, req StartRequest, meta abi.Metadata) *supervisor {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &supervisor{
+		m:         m,
+		name:      name,
+		typ:       req.Type,
+		req:       req,
+		meta:      meta,
+		token:     randomToken(),
+		log:       m.log.With("miner", name),
+		policy:    restart.New(m.cfg.Restart),
+		ctx:       ctx,
+		cancel:    cancel,
+		lines:     make(chan lineBatch, 256),
+		stopCh:    make(chan struct{}),
+		detachCh:  make(chan struct{}),
+		fatalCh:   make(chan struct{}),
+		done:      make(chan struct{}),
+		batchQuit: make(chan struct{}),
+		batchDone: make(chan struct{}),
+	}
+	autostart := req.Autostart == nil || *req.Autostart
+	s.mu.info = Info{
+		Name:      name,
+		Type:      req.Type,
+		State:     StateStarting,
+		Binary:    req.Binary,
+		Autostart: autostart,
+		ProfileID: req.ProfileID,
+		Profile:   req.Profile,
+	}
+	return s
+}
+
+// permanentError marks a launch failure that a restart cannot fix.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+func permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err}
+}
+
+func isPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}
+
+// begin opens the adapter session and performs the first launch. On error
+// nothing is left running.
+func (s *supervisor) begin(ctx context.Context) error {
+	sess, err := s.m.cfg.Adapters.NewSession(ctx, s.typ)
+	if err != nil {
+		s.abort()
+		return err
+	}
+	s.session = sess
+	go s.batchLoop()
+	if err := s.launch(ctx); err != nil {
+		s.abort()
+		return err
+	}
+	return nil
+}
+
+// abort undoes a failed begin.
+func (s *supervisor) abort() {
+	close(s.batchQuit)
+	if s.session != nil {
+		<-s.batchDone
+		s.session.Close()
+	}
+	s.cancel()
+	close(s.done)
+}
+
+// resolveBinary returns the binary to run: the explicit one, or the
+// installed one (verified on every launch).
+func (s *supervisor) resolveBinary(ctx context.Context) (path, version string, err error) {
+	if s.req.Binary != "" {
+		fi, err := os.Stat(s.req.Binary)
+		switch {
+		case err != nil:
+			return "", "", fmt.Errorf("%w: %v", ErrNoBinary, err)
+		case !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0:
+			return "", "", fmt.Errorf("%w: %s is not an executable file", ErrNoBinary, s.req.Binary)
+		}
+		abs, err := filepath.Abs(s.req.Binary)
+		if err != nil {
+			return "", "", err
+		}
+		if s.m.cfg.Probe != nil && s.meta.VersionProbe.Regex != "" {
+			if v, err := s.m.cfg.Probe(ctx, abs, s.meta.VersionProbe); err == nil {
+				version = v
+			} else {
+				s.log.Warn("version probe failed", "binary", abs, "err", err)
+			}
+		}
+		return abs, version, nil
+	}
+	if s.m.cfg.Binaries == nil {
+		return "", "", fmt.Errorf("%w: no %s installed and no binary given (rigd install %s, or pass \"binary\")", ErrNoBinary, s.typ, s.typ)
+	}
+	return s.m.cfg.Binaries.Binary(ctx, s.typ)
+}
+
+// launch builds the command and starts the process. Errors a restart
+// cannot fix are permanent.
+func (s *supervisor) launch(ctx context.Context) error {
+	binary, version, err := s.resolveBinary(ctx)
+	if err != nil {
+		return permanent(fmt.Errorf("start miner %q: %w", s.name, err))
+	}
+	port, err := freePort()
+	if err != nil {
+		return fmt.Errorf("start miner %q: api port: %w", s.name, err)
+	}
+	inst := abi.Instance{
+		Name:         s.name,
+		APIPort:      port,
+		APIToken:     s.token,
+		OS:           runtime.GOOS,
+		Arch:         runtime.GOARCH,
+		MinerVersion: version,
+	}
+	cmd, err := s.m.cfg.Adapters.BuildCommand(ctx, s.typ, abi.BuildRequest{Profile: s.req.Profile, Instance: inst})
+	if err != nil {
+		return permanent(fmt.Errorf("start miner %q: %w", s.name, err))
+	}
+	if err := s.session.Reset(ctx); err != nil {
+		s.log.Warn("adapter reset failed", "err", err)
+	}
+	files := make([]proc.File, len(cmd.Files))
+	for i, f := range cmd.Files {
+		files[i] = proc.File{Path: f.Path, Content: []byte(f.Content), Mode: fs.FileMode(f.Mode)}
+	}
+	env := minerEnv(os.Environ())
+	for k, v := range cmd.Env {
+		env = append(env, k+"="+v)
+	}
+	p, err := proc.Start(ctx, proc.Spec{
+		Path:      binary,
+		Args:      cmd.Args,
+		Env:       env,
+		Dir:       s.m.instanceDir(s.name),
+		Files:     files,
+		RingBytes: s.m.cfg.RingBytes,
+		Grace:     s.m.cfg.StopGrace,
+		OnLines:   s.onLines,
+	})
+	if err != nil {
+		err = fmt.Errorf("start miner %q: %w", s.name, err)
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, proc.ErrBadSpec) || errors.Is(err, proc.ErrUnsafeDir) || errors.Is(err, syscall.ENOEXEC) {
+			return permanent(err)
+		}
+		return err
+	}
+	if err := writePIDRecord(s.m.instanceDir(s.name), pidRecord{PID: p.Pid(), StartTicks: p.StartTicks(), Type: s.typ, Binary: binary, StartedAt: p.StartTime()}); err != nil {
+		s.log.Warn("cannot record pid; a crash of the agent would leave this miner running", "err", err)
+	}
+	started := p.StartTime()
+	s.mu.Lock()
+	s.mu.proc = p
+	s.mu.cmd = cmd
+	s.mu.launch++
+	s.mu.fatal = ""
+	s.mu.apiFails = 0
+	i := &s.mu.info
+	i.PID = p.Pid()
+	i.StartedAt = &started
+	i.Binary = binary
+	i.Version = version
+	i.State = StateRunning
+	i.Message = ""
+	i.NextRestartAt = nil
+	i.Stats = abi.Stats{Version: version} // a new process starts its counters over
+	i.StatsAt = nil
+	snap := s.infoLocked()
+	s.mu.Unlock()
+	s.log.Info("miner started", "pid", p.Pid(), "binary", binary, "version", version)
+	s.m.bus.Publish(Event{Type: EventMinerStarted, Miner: s.name, State: StateRunning, Info: &snap})
+	return nil
+}
+
+type exitHow int
+
+const (
+	exited exitHow = iota
+	stopped
+	detached
+)
+
+// run supervises until the miner is stopped or detached.
+func (s *supervisor) run() {
+	defer s.finish()
+	for {
+		ex, how := s.waitExit()
+		if how != exited {
+			return
+		}
+		s.recordExit(ex)
+		if !s.restartLoop(ex.RunTime()) {
+			return
+		}
+	}
+}
+
+// waitExit waits for the current process to end, for a stop or detach
+// request, or for a fatal line (then the process is stopped).
+func (s *supervisor) waitExit() (proc.Exit, exitHow) {
+	s.mu.Lock()
+	p := s.mu.proc
+	s.mu.Unlock()
+	fatal := s.fatalCh
+	for {
+		select {
+		case <-p.Done():
+			ex, _ := p.Exit()
+			return ex, exited
+		case <-s.stopCh:
+			s.setState(StateStopping, "stopping by request")
+			ex := s.stopProcess(p)
+			s.recordStop(ex)
+			return ex, stopped
+		case <-s.detachCh:
+			return proc.Exit{}, detached
+		case <-fatal:
+			fatal = nil // stop once, then wait for the exit
+			s.log.Warn("fatal line from the miner; stopping it", "message", s.fatalMessage())
+			go s.stopProcess(p)
+		}
+	}
+}
+
+func (s *supervisor) stopProcess(p *proc.Process) proc.Exit {
+	ctx, cancel := context.WithTimeout(context.Background(), s.m.cfg.StopGrace+10*time.Second)
+	defer cancel()
+	if err := p.Stop(ctx); err != nil {
+		s.log.Error("stop failed", "pid", p.Pid(), "err", err)
+	}
+	ex, _ := p.Exit()
+	return ex
+}
+
+func (s *supervisor) fatalMessage() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.fatal
+}
+
+// restartLoop applies the restart policy until a launch succeeds (true)
+// or the miner fails for good or is stopped (false).
+func (s *supervisor) restartLoop(ran time.Duration) bool {
+	for {
+		fatal := s.fatalMessage()
+		now := s.m.clock.Now()
+		d := s.policy.Failure(now, ran, fatal != "")
+		if fatal != "" || d.Action == restart.GiveUp {
+			msg := "fatal: " + fatal
+			if fatal == "" {
+				msg = fmt.Sprintf("not restarted after %d failures", d.Failures)
+			}
+			s.setState(StateFailed, msg)
+			return s.waitStopped()
+		}
+		state := StateBackoff
+		if d.Action == restart.CrashLoop {
+			state = StateCrashLooping
+		}
+		next := now.Add(d.Delay)
+		s.mu.Lock()
+		s.mu.info.State = state
+		s.mu.info.NextRestartAt = &next
+		s.mu.info.Message = fmt.Sprintf("restarting in %s", d.Delay.Round(time.Millisecond))
+		if state == StateCrashLooping {
+			s.mu.info.Message = fmt.Sprintf("crash looping: %d failures within %s; next try in %s", d.Recent, s.policy.Config().CrashLoopWindow, d.Delay.Round(time.Second))
+		}
+		snap := s.infoLocked()
+		s.mu.Unlock()
+		s.m.bus.Publish(Event{Type: EventMinerState, Miner: s.name, State: state, Cause: snap.Message, Info: &snap})
+
+		select {
+		case <-s.m.clock.After(d.Delay):
+		case <-s.stopCh:
+			s.recordStop(proc.Exit{})
+			return false
+		case <-s.detachCh:
+			return false
+		}
+		s.setState(StateStarting, "")
+		err := s.launch(s.ctx)
+		if err == nil {
+			s.mu.Lock()
+			s.mu.info.Restarts++
+			snap := s.infoLocked()
+			s.mu.Unlock()
+			s.m.bus.Publish(Event{Type: EventMinerRestarted, Miner: s.name, State: StateRunning, Cause: lastCause(snap), Info: &snap})
+			return true
+		}
+		s.log.Warn("restart failed", "err", err)
+		if isPermanent(err) {
+			s.setState(StateFailed, err.Error())
+			return s.waitStopped()
+		}
+		s.mu.Lock()
+		s.mu.info.LastExit = &Exit{At: s.m.clock.Now(), Code: -1, Cause: "launch failed: " + err.Error()}
+		s.mu.Unlock()
+		ran = 0
+	}
+}
+
+func lastCause(i Info) string {
+	if i.LastExit != nil {
+		return i.LastExit.Cause
+	}
+	return ""
+}
+
+// waitStopped parks a failed miner until it is stopped or detached.
+func (s *supervisor) waitStopped() bool {
+	select {
+	case <-s.stopCh:
+		s.recordStop(proc.Exit{})
+	case <-s.detachCh:
+	}
+	return false
+}
+
+// recordExit notes an unexpected exit.
+func (s *supervisor) recordExit(ex proc.Exit) {
+	removePIDRecord(s.m.instanceDir(s.name))
+	e := exitOf(ex)
+	s.mu.Lock()
+	if s.mu.fatal != "" {
+		e.Cause = "fatal: " + s.mu.fatal + " (" + e.Cause + ")"
+	}
+	s.mu.info.LastExit = &e
+	s.mu.info.State = StateCrashed
+	s.mu.info.PID = 0
+	s.mu.info.Message = e.Cause
+	snap := s.infoLocked()
+	s.mu.Unlock()
+	s.log.Warn("miner exited", "cause", e.Cause, "uptime_s", e.UptimeS)
+	s.m.bus.Publish(Event{Type: EventMinerCrashed, Miner: s.name, State: StateCrashed, Cause: e.Cause, Info: &snap})
+}
+
+// recordStop notes a requested stop and removes the instance directory
+// (it holds the miner's config with pool credentials and the API token).
+func (s *supervisor) recordStop(ex proc.Exit) {
+	dir := s.m.instanceDir(s.name)
+	if err := os.RemoveAll(dir); err != nil {
+		s.log.Warn("cannot remove instance directory", "dir", dir, "err", err)
+	}
+	s.mu.Lock()
+	if !ex.Start.IsZero() {
+		e := exitOf(ex)
+		e.Requested = true
+		e.Cause = "stopped by request (" + e.Cause + ")"
+		s.mu.info.LastExit = &e
+	}
+	s.mu.info.State = StateStopped
+	s.mu.info.PID = 0
+	s.mu.info.Message = ""
+	s.mu.info.NextRestartAt = nil
+	snap := s.infoLocked()
+	s.mu.Unlock()
+	s.log.Info("miner stopped")
+	s.m.bus.Publish(Event{Type: EventMinerStopped, Miner: s.name, State: StateStopped, Cause: "stopped by request", Info: &snap})
+}
+
+func exitOf(ex proc.Exit) Exit {
+	e := Exit{At: ex.End, Code: ex.Code, UptimeS: ex.RunTime().Seconds()}
+	switch {
+	case ex.Err != nil:
+		e.Cause = "wait failed: " + ex.Err.Error()
+	case ex.Signal != 0:
+		e.Signal = signalName(ex.Signal)
+		e.Cause = "killed by " + e.Signal
+	default:
+		e.Cause = fmt.Sprintf("exited with code %d", ex.Code)
+	}
+	for _, l := range ex.Lines {
+		e.LastLines = append(e.LastLines, l.Text)
+	}
+	return e
+}
+
+func signalName(sig syscall.Signal) string {
+	names := map[syscall.Signal]string{
+		syscall.SIGHUP: "SIGHUP", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT", syscall.SIGILL: "SIGILL",
+		syscall.SIGABRT: "SIGABRT", syscall.SIGBUS: "SIGBUS", syscall.SIGFPE: "SIGFPE", syscall.SIGKILL: "SIGKILL",
+		syscall.SIGSEGV: "SIGSEGV", syscall.SIGPIPE: "SIGPIPE", syscall.SIGTERM: "SIGTERM",
+	}
+	if n, ok := names[sig]; ok {
+		return n
+	}
+	return fmt.Sprintf("signal %d", int(sig))
+}
+
+func (s *supervisor) setState(st State, msg string) {
+	s.mu.Lock()
+	s.mu.info.State = st
+	s.mu.info.Message = msg
+	if st != StateBackoff && st != StateCrashLooping {
+		s.mu.info.NextRestartAt = nil
+	}
+	snap := s.infoLocked()
+	s.mu.Unlock()
+	s.m.bus.Publish(Event{Type: EventMinerState, Miner: s.name, State: st, Cause: msg, Info: &snap})
+}
+
+// finish releases everything once run returns.
+func (s *supervisor) finish() {
+	close(s.batchQuit)
+	<-s.batchDone
+	s.session.Close()
+	s.cancel()
+	close(s.done)
+}
+
+// stop asks the supervisor to stop the miner and waits for it.
+func (s *supervisor) stop(ctx context.Context) error {
+	s.stopOnce.Do(func() { close(s.stopCh) })
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stop miner %q: %w", s.name, ctx.Err())
+	}
+}
+
+// detach ends supervision but leaves the process running; its PID record
+// stays so the next agent finds it.
+func (s *supervisor) detach(ctx context.Context) error {
+	s.stopOnce.Do(func() { close(s.detachCh) })
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *supervisor) infoLocked() Info {
+	i := s.mu.info
+	i.Stats = s.mu.info.Stats.Clone()
+	if i.LastExit != nil {
+		e := *i.LastExit
+		i.LastExit = &e
+	}
+	return i
+}
+
+func (s *supervisor) info() Info {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.infoLocked()
+}
+
+func (s *supervisor) logs(n int, since uint64) []proc.Line {
+	s.mu.Lock()
+	p := s.mu.proc
+	s.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	return p.Lines(n, since)
+}
+
+func (s *supervisor) history() HashrateHistory {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.hist.snapshot()
+}
+
+func (s *supervisor) write(ctx context.Context, b []byte) error {
+	s.mu.Lock()
+	p, st := s.mu.proc, s.mu.info.State
+	s.mu.Unlock()
+	if p == nil || st != StateRunning {
+		return fmt.Errorf("%w: miner %q is %s", ErrNotRunning, s.name, st)
+	}
+	if err := p.Write(ctx, b); err != nil {
+		if errors.Is(err, proc.ErrNotRunning) {
+			return fmt.Errorf("%w: miner %q: %v", ErrNotRunning, s.name, err)
+		}
+		return fmt.Errorf("stdin of miner %q: %w", s.name, err)
+	}
+	return nil
+}
+
+// onLines is called by the process's reader; it must not block.
+func (s *supervisor) onLines(stream proc.Stream, lines []proc.Line) {
+	select {
+	case s.lines <- lineBatch{stream, lines}:
+	default:
+		s.mu.Lock()
+		s.mu.dropped++
+		n := s.mu.dropped
+		s.mu.Unlock()
+		if n == 1 || n%100 == 0 {
+			s.log.Warn("adapter cannot keep up with the miner's output; lines not parsed", "dropped_batches", n)
+		}
+	}
+}
+
+// batchLoop feeds lines to the adapter in batches of up to 64 lines, or
+// whatever arrived within LineBatchDelay.
+func (s *supervisor) batchLoop() {
+	defer close(s.batchDone)
+	feeders := map[proc.Stream]*LineFeeder{
+		proc.Stdout: NewLineFeeder(s.session, abi.Stdout, s.onParse),
+		proc.Stderr: NewLineFeeder(s.session, abi.Stderr, s.onParse),
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	armed := false
+	flush := func() {
+		for _, f := range feeders {
+			if err := f.Flush(s.ctx); err != nil {
+				s.parseError(err)
+			}
+		}
+	}
+	for {
+		select {
+		case <-s.batchQuit:
+			flush()
+			return
+		case b := <-s.lines:
+			f := feeders[b.stream]
+			if f == nil {
+				continue
+			}
+			for _, l := range b.lines {
+				if err := f.Add(s.ctx, []byte(l.Plain)); err != nil {
+					s.parseError(err)
+				}
+			}
+			if !armed && (feeders[proc.Stdout].Pending() > 0 || feeders[proc.Stderr].Pending() > 0) {
+				timer.Reset(s.m.cfg.LineBatchDelay)
+				armed = true
+			}
+		case <-timer.C:
+			armed = false
+			flush()
+		}
+	}
+}
+
+func (s *supervisor) parseError(err error) {
+	s.mu.Lock()
+	s.mu.parseErrs++
+	n := s.mu.parseErrs
+	s.mu.Unlock()
+	if n <= 3 || n%100 == 0 {
+		s.log.Warn("adapter could not parse output", "err", err, "errors", n)
+	}
+}
+
+// onParse merges one batch's result and publishes its events.
+func (s *supervisor) onParse(res abi.LineResult) {
+	now := s.m.clock.Now()
+	s.mu.Lock()
+	if res.Stats != nil {
+		s.mu.info.Stats.Merge(res.Stats)
+		s.mu.info.StatsAt = &now
+	}
+	fatal := false
+	for _, e := range res.Events {
+		if e.Type == abi.EventFatal && s.mu.fatal == "" {
+			s.mu.fatal = strings.TrimSpace(e.Message)
+			if s.mu.fatal == "" {
+				s.mu.fatal = "the miner reported a fatal error"
+			}
+			fatal = true
+		}
+	}
+	var stats *abi.Stats
+	if res.Stats != nil && now.Sub(s.mu.lastStats) >= time.Second {
+		s.mu.lastStats = now
+		st := s.mu.info.Stats.Clone()
+		stats = &st
+	}
+	s.mu.Unlock()
+	if fatal {
+		s.fatalOnce.Do(func() { close(s.fatalCh) })
+	}
+	for i := range res.Events {
+		e := res.Events[i]
+		s.m.bus.Publish(Event{Type: e.Type, Miner: s.name, Adapter: &e})
+	}
+	if stats != nil {
+		s.m.bus.Publish(Event{Type: EventStats, Miner: s.name, Stats: stats})
+	}
+}
+
+// poll reads the miner's API once and merges the stats.
+func (s *supervisor) poll(ctx context.Context) {
+	s.mu.Lock()
+	if s.mu.info.State != StateRunning || s.mu.polling || len(s.mu.cmd.API) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	s.mu.polling = true
+	eps, launch := s.mu.cmd.API, s.mu.launch
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.mu.polling = false
+		s.mu.Unlock()
+	}()
+
+	req, err := s.m.poller.poll(ctx, eps)
+	var st abi.Stats
+	if err == nil {
+		st, err = s.session.ParseAPI(ctx, req)
+	}
+	now := s.m.clock.Now()
+	s.mu.Lock()
+	if s.mu.launch != launch { // restarted meanwhile: the reply is stale
+		s.mu.Unlock()
+		return
+	}
+	if err != nil {
+		s.mu.apiFails++
+		s.mu.lastAPIErr = err.Error()
+		n := s.mu.apiFails
+		s.mu.Unlock()
+		if n == 1 || n%30 == 0 {
+			s.log.Warn("miner API poll failed", "err", err, "consecutive", n)
+		}
+		return
+	}
+	s.mu.apiFails = 0
+	s.mu.info.Stats.Merge(&st)
+	s.mu.info.StatsAt = &now
+	if hs := s.mu.info.Stats.HashrateHS; hs != nil {
+		s.mu.hist.add(now, *hs)
+	}
+	s.mu.lastStats = now
+	snap := s.mu.info.Stats.Clone()
+	s.mu.Unlock()
+	s.m.bus.Publish(Event{Type: EventStats, Miner: s.name, Stats: &snap})
+}
+
+// pidRecord lets a restarted agent find a miner it started before it
+// crashed: the PID plus the process start time identify the process.
+type pidRecord struct {
+	PID        int       `json:"pid"`
+	StartTicks uint64    `json:"start_ticks"`
+	Type       string    `json:"type"`
+	Binary     string    `json:"binary"`
+	StartedAt  time.Time `json:"started_at"`
+}
+
+const pidFile = "rigd-pid.json"
+
+func writePIDRecord(dir string, r pidRecord) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, pidFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, pidFile))
+}
+
+func removePIDRecord(dir string) { os.Remove(filepath.Join(dir, pidFile)) }
+
+// ReapOrphans finds miners a previous agent started and did not stop (it
+// crashed or was killed) and stops them, so that the autostart that
+// follows never runs a second copy. It returns the names it stopped.
+// rigd kills rather than adopts: a re-parented miner's console pipe is
+// gone, so it could no longer be parsed or given input.
+func (m *Manager) ReapOrphans(ctx context.Context) []string {
+	files, _ := filepath.Glob(filepath.Join(m.cfg.RunDir, "*", pidFile))
+	var names []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		var r pidRecord
+		if err == nil {
+			err = json.Unmarshal(b, &r)
+		}
+		name := filepath.Base(filepath.Dir(f))
+		if err != nil {
+			m.log.Warn("unreadable pid record", "file", f, "err", err)
+			os.Remove(f)
+			continue
+		}
+		if r.PID > 0 && proc.Alive(r.PID, r.StartTicks) {
+			m.log.Warn("stopping a miner left running by a previous agent", "miner", name, "pid", r.PID, "binary", r.Binary)
+			if err := proc.KillGroup(r.PID, r.StartTicks); err != nil {
+				m.log.Error("could not stop leftover miner", "miner", name, "pid", r.PID, "err", err)
+				continue
+			}
+			names = append(names, name)
+		}
+		os.Remove(f)
+	}
+	return names
+}
+
+// minerEnv is the part of the agent's environment a miner inherits: the
+// basics a program expects (PATH, HOME, locale, time zone, temp dir), the
+// library path, and the GPU runtime variables adapters may set themselves.
+// Anything else — tokens, proxies, RIGD_* — stays with the agent.
+func minerEnv(environ []string) []string {
+	keep := map[string]bool{"PATH": true, "HOME": true, "USER": true, "LOGNAME": true, "LANG": true,
+		"TZ": true, "TMPDIR": true, "LD_LIBRARY_PATH": true, "SYSTEMROOT": true}
+	var env []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if keep[k] || strings.HasPrefix(k, "LC_") || abi.EnvAllowed(k) {
+			env = append(env, kv)
+		}
+	}
+	return env
+}

@@ -1,0 +1,203 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rigd/rigd/adapters"
+	"github.com/rigd/rigd/agent/miner"
+	"github.com/rigd/rigd/agent/proc"
+	"github.com/rigd/rigd/router"
+)
+
+// serveConfig is everything `rigd serve` is configured with.
+type serveConfig struct {
+	Listen           string
+	DataDir          string
+	AdaptersDir      string
+	APIPrefix        string
+	LogLevel         string
+	LogFormat        string
+	StopMinersOnExit bool
+	PollInterval     time.Duration
+}
+
+func serveCommand() *command {
+	return &command{name: "serve", summary: "run the agent: supervise miners and serve the REST API", run: runServe}
+}
+
+func runServe(c *cli, args []string) error {
+	cmd := &command{summary: "Run the agent: supervise miners, collect their stats and serve the REST API.\n" +
+		"Stops on SIGINT/SIGTERM: in-flight requests finish (5 s), miners are stopped unless\n--stop-miners-on-exit=false."}
+	fs := c.flags(cmd)
+	var cfg serveConfig
+	fs.StringVar(&cfg.Listen, "listen", getenv("RIGD_LISTEN", "127.0.0.1:9090"), "REST API address (env RIGD_LISTEN)")
+	fs.StringVar(&cfg.DataDir, "data-dir", defaultDataDir(), "data directory (env RIGD_DATA_DIR)")
+	fs.StringVar(&cfg.AdaptersDir, "adapters-dir", "", "drop-in adapters directory (default DATA_DIR/adapters)")
+	fs.StringVar(&cfg.APIPrefix, "api-prefix", router.DefaultPrefix, "path prefix of the REST API")
+	fs.StringVar(&cfg.LogLevel, "log-level", getenv("RIGD_LOG_LEVEL", "info"), "debug, info, warn or error (env RIGD_LOG_LEVEL)")
+	fs.StringVar(&cfg.LogFormat, "log-format", "text", "text or json")
+	fs.BoolVar(&cfg.StopMinersOnExit, "stop-miners-on-exit", true, "stop the miners when the agent exits")
+	fs.DurationVar(&cfg.PollInterval, "poll-interval", 10*time.Second, "how often each miner's API is polled")
+	args, err := c.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := exactArgs(args, 0, "no arguments"); err != nil {
+		return err
+	}
+	log, err := newLogger(c.stderr, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	srv, err := startServer(c.ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "rigd %s serving on http://%s%s (data dir %s)\n", Version, srv.Addr(), cfg.APIPrefix, cfg.DataDir)
+	<-c.ctx.Done()
+	log.Info("shutting down")
+	return srv.Close()
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// server is a running agent.
+type server struct {
+	cfg     serveConfig
+	log     *slog.Logger
+	rt      *adapters.Runtime
+	catalog *adapters.Catalog
+	manager *miner.Manager
+	http    *http.Server
+	ln      net.Listener
+
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// startServer wires the agent together and starts serving. Close stops it.
+func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *server, err error) {
+	l := layout{cfg.DataDir}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	if cfg.AdaptersDir == "" {
+		cfg.AdaptersDir = l.adapters()
+	}
+	s := &server{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if err := proc.BecomeSubreaper(); err != nil {
+		log.Debug("not a child subreaper; orphaned miner helpers are reaped by init", "err", err)
+	}
+
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	if s.rt, err = adapters.NewRuntime(bg, adapters.Config{CacheDir: l.wasmCache(), Logger: log.With("component", "adapters")}); err != nil {
+		return nil, err
+	}
+	s.catalog = adapters.NewCatalog(s.rt, adapters.CatalogConfig{Dir: cfg.AdaptersDir, Builtins: adapters.Builtins()})
+	if err := s.catalog.Load(bg); err != nil {
+		log.Warn("some adapters did not load", "err", err)
+	}
+	for _, a := range s.catalog.List() {
+		log.Info("adapter", "name", a.Name, "version", a.Version, "source", a.Source, "status", a.Status)
+	}
+
+	s.manager, err = miner.NewManager(miner.Config{
+		RunDir:       l.run(),
+		Adapters:     s.catalog,
+		Logger:       log.With("component", "miner"),
+		PollInterval: cfg.PollInterval,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if names := s.manager.ReapOrphans(bg); len(names) > 0 {
+		log.Warn("stopped miners left running by a previous agent", "miners", strings.Join(names, ","))
+	}
+	s.wg.Go(func() { s.manager.Run(bg) })
+
+	api := router.New(router.Config{Prefix: cfg.APIPrefix, Miners: s.manager, Logger: log.With("component", "api")})
+	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	s.http = &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	s.wg.Go(func() {
+		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "err", err)
+		}
+	})
+	if err := os.WriteFile(l.agentAddr(), []byte(s.Addr()+"\n"), 0o600); err != nil {
+		log.Warn("cannot record the agent address for the CLI", "err", err)
+	}
+	log.Info("serving", "addr", s.Addr(), "prefix", cfg.APIPrefix, "data_dir", cfg.DataDir)
+	return s, nil
+}
+
+// Addr is the address the API listens on.
+func (s *server) Addr() string { return s.ln.Addr().String() }
+
+// Close stops serving (in-flight requests get 5 s), stops or leaves the
+// miners, and releases everything. It is safe to call more than once.
+func (s *server) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.http != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			errs = append(errs, s.http.Shutdown(ctx))
+			cancel()
+		}
+		if s.manager != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			errs = append(errs, s.manager.Close(ctx, s.cfg.StopMinersOnExit))
+			cancel()
+		}
+		if s.cancel != nil {
+			s.cancel()
+		}
+		s.wg.Wait()
+		if s.catalog != nil {
+			s.catalog.Close(context.Background())
+		}
+		if s.rt != nil {
+			errs = append(errs, s.rt.Close(context.Background()))
+		}
+		os.Remove(layout{s.cfg.DataDir}.agentAddr())
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
