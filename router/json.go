@@ -31,13 +31,17 @@ func writeError(w http.ResponseWriter, err error) {
 	writeJSON(w, status, ErrorBody{Error: msg, Code: code})
 }
 
-// decode reads a JSON request body into v: Content-Type must be JSON, the
-// body at most MaxBody bytes, unknown fields are rejected by name, and
-// nothing may follow the value.
+// decode reads a JSON request body into v: the body at most MaxBody bytes,
+// unknown fields rejected by name, nothing after the value. Content-Type
+// must be JSON, absent, or curl's default for -d
+// (application/x-www-form-urlencoded) on a request without an Origin
+// header: browsers send that type cross-origin without a preflight, so it is
+// only taken from non-browser clients.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		curl := mt == "application/x-www-form-urlencoded" && r.Header.Get("Origin") == ""
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json") && !curl) {
 			return apiError(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, fmt.Sprintf("Content-Type %q is not application/json", ct))
 		}
 	}
