@@ -28,22 +28,8 @@ const (
 )
 
 // Info describes one adapter in a listing (`rigd adapters list --json`,
-// GET /adapters).
-type Info struct {
-	Name        string `json:"name"`
-	DisplayName string `json:"display_name,omitempty"`
-	Version     string `json:"version,omitempty"`
-	// ABI is "MAJOR.MINOR" of the ABI the adapter was written against.
-	ABI string `json:"abi"`
-	// Source is "builtin" or the path of the .wasm file.
-	Source string `json:"source"`
-	Status string `json:"status"`
-	// Error says why the status is not ok.
-	Error  string `json:"error,omitempty"`
-	Digest string `json:"sha256,omitempty"`
-	// Shadows is set when a drop-in replaces a built-in of the same name.
-	Shadows string `json:"shadows,omitempty"`
-}
+// GET /adapters); the type is declared in miner so the API can use it.
+type Info = miner.AdapterInfo
 
 // CatalogConfig configures a Catalog.
 type CatalogConfig struct {

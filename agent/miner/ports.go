@@ -33,3 +33,23 @@ type Session interface {
 	// Close releases the session.
 	Close() error
 }
+
+// AdapterInfo describes one adapter in a listing (`rigd adapters list
+// --json`, GET /adapters).
+type AdapterInfo struct {
+	Name        string `json:"name"`
+	DisplayName string `json:"display_name,omitempty"`
+	Version     string `json:"version,omitempty"`
+	// ABI is "MAJOR.MINOR" of the ABI the adapter was written against.
+	ABI string `json:"abi"`
+	// Source is "builtin" or the path of the .wasm file.
+	Source string `json:"source"`
+	// Status is "ok", "error" (the file could not be loaded) or
+	// "quarantined" (a call did not return).
+	Status string `json:"status"`
+	// Error says why the status is not ok.
+	Error  string `json:"error,omitempty"`
+	Digest string `json:"sha256,omitempty"`
+	// Shadows is set when a drop-in replaces a built-in of the same name.
+	Shadows string `json:"shadows,omitempty"`
+}
