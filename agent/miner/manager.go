@@ -52,9 +52,13 @@ type Config struct {
 	// Binaries may be nil: then every start needs an explicit binary.
 	Binaries Binaries
 	// Probe may be nil: binaries given by path then have no version.
-	Probe  VersionProbe
-	Logger *slog.Logger
-	Clock  Clock
+	Probe VersionProbe
+	// Store keeps the autostart set and miner sessions; History receives
+	// every poll's points. Both may be nil.
+	Store   Store
+	History History
+	Logger  *slog.Logger
+	Clock   Clock
 	// Bus receives the events; a new one is created if nil.
 	Bus *Bus
 	// Restart is the restart policy configuration (zero: defaults).
@@ -86,7 +90,8 @@ type Manager struct {
 	miners map[string]*supervisor
 	closed bool
 
-	wg sync.WaitGroup // supervisors
+	wg     sync.WaitGroup // supervisors
+	points chan []Point   // to the history writer started by Run
 }
 
 // NewManager returns a Manager. Call Run to start collecting stats and
@@ -134,6 +139,7 @@ func NewManager(cfg Config) (*Manager, error) {
 		bus:    cfg.Bus,
 		poller: newAPIPoller(cfg.PollTimeout, cfg.PollRetries),
 		miners: map[string]*supervisor{},
+		points: make(chan []Point, 1024),
 	}, nil
 }
 
@@ -202,7 +208,50 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (Info, error) {
 		defer m.wg.Done()
 		s.run()
 	}()
-	return s.info(), nil
+	info := s.info()
+	if m.cfg.Store != nil {
+		var err error
+		if info.Autostart {
+			req.Name, req.Autostart = name, ptr(true)
+			err = m.cfg.Store.SetAutostart(ctx, name, req)
+		} else {
+			err = m.cfg.Store.ClearAutostart(ctx, name)
+		}
+		if err != nil {
+			m.log.Warn("cannot update the autostart set", "miner", name, "err", err)
+		}
+	}
+	return info, nil
+}
+
+// Autostart starts every miner of the stored autostart set (at agent
+// start). Failures are logged and returned; the set is kept, so a miner
+// whose binary is missing today starts when it is back.
+func (m *Manager) Autostart(ctx context.Context) (started []string, err error) {
+	if m.cfg.Store == nil {
+		return nil, nil
+	}
+	set, err := m.cfg.Store.Autostart(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("miner: autostart: %w", err)
+	}
+	names := make([]string, 0, len(set))
+	for n := range set {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var errs []error
+	for _, n := range names {
+		req := set[n]
+		req.Name = n
+		if _, err := m.Start(ctx, req); err != nil {
+			m.log.Error("autostart failed", "miner", n, "err", err)
+			errs = append(errs, fmt.Errorf("autostart %q: %w", n, err))
+			continue
+		}
+		started = append(started, n)
+	}
+	return started, errors.Join(errs...)
 }
 
 // Stop stops the named miner (SIGTERM, grace, SIGKILL) and forgets it.
@@ -219,6 +268,11 @@ func (m *Manager) Stop(ctx context.Context, name string) (Info, error) {
 		delete(m.miners, name)
 	}
 	m.mu.Unlock()
+	if m.cfg.Store != nil {
+		if err := m.cfg.Store.ClearAutostart(ctx, name); err != nil {
+			m.log.Warn("cannot update the autostart set", "miner", name, "err", err)
+		}
+	}
 	return s.info(), nil
 }
 
@@ -331,9 +385,15 @@ func (m *Manager) HashrateHistory(name string) (HashrateHistory, error) {
 	return s.history(), nil
 }
 
-// Run collects stats from every running miner every PollInterval until ctx
+// Run collects stats from every running miner every PollInterval and
+// writes the points to History (batched, about once a second) until ctx
 // is done. It does not stop the miners; see Close.
 func (m *Manager) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if m.cfg.History != nil {
+		wg.Go(func() { m.writeHistory(ctx) })
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -341,6 +401,58 @@ func (m *Manager) Run(ctx context.Context) error {
 		case <-m.clock.After(m.cfg.PollInterval):
 		}
 		m.PollOnce(ctx)
+	}
+}
+
+// record queues a poll's points for the history writer without blocking.
+func (m *Manager) record(points []Point) {
+	if m.cfg.History == nil || len(points) == 0 {
+		return
+	}
+	select {
+	case m.points <- points:
+	default:
+		m.log.Warn("history writer is behind; points dropped", "points", len(points))
+	}
+}
+
+// writeHistory appends queued points in batches at most a second old.
+func (m *Manager) writeHistory(ctx context.Context) {
+	var batch []Point
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		err := m.cfg.History.Append(wctx, batch)
+		cancel()
+		if err != nil {
+			m.log.Warn("history: points not stored", "points", len(batch), "err", err)
+		}
+		batch = batch[:0]
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			for {
+				select {
+				case p := <-m.points:
+					batch = append(batch, p...)
+				default:
+					flush()
+					return
+				}
+			}
+		case p := <-m.points:
+			batch = append(batch, p...)
+			if len(batch) >= 10000 {
+				flush()
+			}
+		case <-tick.C:
+			flush()
+		}
 	}
 }
 

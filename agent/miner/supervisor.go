@@ -67,6 +67,8 @@ type supervisor struct {
 		parseErrs  int
 		apiFails   int // consecutive failed polls
 		lastAPIErr string
+		hsSum      float64 // hashrate samples of the current process, for its session record
+		hsCount    int
 	}
 }
 
@@ -241,6 +243,7 @@ func (s *supervisor) launch(ctx context.Context) error {
 	s.mu.launch++
 	s.mu.fatal = ""
 	s.mu.apiFails = 0
+	s.mu.hsSum, s.mu.hsCount = 0, 0
 	i := &s.mu.info
 	i.PID = p.Pid()
 	i.StartedAt = &started
@@ -415,7 +418,9 @@ func (s *supervisor) recordExit(ex proc.Exit) {
 	s.mu.info.PID = 0
 	s.mu.info.Message = e.Cause
 	snap := s.infoLocked()
+	sess := s.sessionLocked(ex, e)
 	s.mu.Unlock()
+	s.saveSession(sess)
 	s.log.Warn("miner exited", "cause", e.Cause, "uptime_s", e.UptimeS)
 	s.m.bus.Publish(Event{Type: EventMinerCrashed, Miner: s.name, State: StateCrashed, Cause: e.Cause, Info: &snap})
 }
@@ -428,11 +433,13 @@ func (s *supervisor) recordStop(ex proc.Exit) {
 		s.log.Warn("cannot remove instance directory", "dir", dir, "err", err)
 	}
 	s.mu.Lock()
+	var sess *SessionRecord
 	if !ex.Start.IsZero() {
 		e := exitOf(ex)
 		e.Requested = true
 		e.Cause = "stopped by request (" + e.Cause + ")"
 		s.mu.info.LastExit = &e
+		sess = s.sessionLocked(ex, e)
 	}
 	s.mu.info.State = StateStopped
 	s.mu.info.PID = 0
@@ -440,6 +447,7 @@ func (s *supervisor) recordStop(ex proc.Exit) {
 	s.mu.info.NextRestartAt = nil
 	snap := s.infoLocked()
 	s.mu.Unlock()
+	s.saveSession(sess)
 	s.log.Info("miner stopped")
 	s.m.bus.Publish(Event{Type: EventMinerStopped, Miner: s.name, State: StateStopped, Cause: "stopped by request", Info: &snap})
 }
@@ -713,10 +721,13 @@ func (s *supervisor) poll(ctx context.Context) {
 	s.mu.info.StatsAt = &now
 	if hs := s.mu.info.Stats.HashrateHS; hs != nil {
 		s.mu.hist.add(now, *hs)
+		s.mu.hsSum += *hs
+		s.mu.hsCount++
 	}
 	s.mu.lastStats = now
 	snap := s.mu.info.Stats.Clone()
 	s.mu.Unlock()
+	s.m.record(pointsOf(s.name, now, &snap))
 	s.m.bus.Publish(Event{Type: EventStats, Miner: s.name, Stats: &snap})
 }
 
@@ -794,4 +805,63 @@ func minerEnv(environ []string) []string {
 		}
 	}
 	return env
+}
+
+// sessionLocked builds the session record of the process that just ended.
+func (s *supervisor) sessionLocked(ex proc.Exit, e Exit) *SessionRecord {
+	r := &SessionRecord{
+		Miner: s.name, Type: s.typ, Start: ex.Start, Stop: ex.End,
+		ExitCode: e.Code, Signal: e.Signal, Cause: e.Cause,
+	}
+	if st := s.mu.info.Stats; st.Accepted != nil {
+		r.Accepted = *st.Accepted
+	}
+	if st := s.mu.info.Stats; st.Rejected != nil {
+		r.Rejected = *st.Rejected
+	}
+	if s.mu.hsCount > 0 {
+		r.AvgHashrateHS = s.mu.hsSum / float64(s.mu.hsCount)
+	}
+	return r
+}
+
+func (s *supervisor) saveSession(r *SessionRecord) {
+	if r == nil || s.m.cfg.Store == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.m.cfg.Store.AddSession(ctx, *r); err != nil {
+		s.log.Warn("session not recorded", "err", err)
+	}
+}
+
+// pointsOf turns a poll's stats into history points: the miner's totals
+// and one series per device with a known hashrate.
+func pointsOf(name string, t time.Time, st *abi.Stats) []Point {
+	if st.HashrateHS == nil {
+		return nil
+	}
+	p := Point{Series: name, Time: t, HashrateHS: *st.HashrateHS}
+	if st.Accepted != nil {
+		p.Accepted = *st.Accepted
+	}
+	if st.Rejected != nil {
+		p.Rejected = *st.Rejected
+	}
+	points := []Point{p}
+	for _, d := range st.Devices {
+		if d.HashrateHS == nil {
+			continue
+		}
+		dp := Point{Series: fmt.Sprintf("%s/%s%d", name, d.Kind, d.ID), Time: t, HashrateHS: *d.HashrateHS}
+		if d.Accepted != nil {
+			dp.Accepted = *d.Accepted
+		}
+		if d.Rejected != nil {
+			dp.Rejected = *d.Rejected
+		}
+		points = append(points, dp)
+	}
+	return points
 }
