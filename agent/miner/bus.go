@@ -17,6 +17,7 @@ const (
 	EventMinerRestarted = "miner_restarted"
 	EventMinerState     = "miner_state"
 	EventStats          = "stats"
+	EventIncident       = "incident"
 )
 
 // Event is one thing that happened to a miner.
@@ -36,6 +37,8 @@ type Event struct {
 	Adapter *abi.Event `json:"adapter,omitempty"`
 	// Miner snapshot for lifecycle events.
 	Info *Info `json:"info,omitempty"`
+	// Incident is set on incident events.
+	Incident *Incident `json:"incident,omitempty"`
 }
 
 // Bus fans events out to subscribers. Publishing never blocks: a

@@ -12,25 +12,25 @@
 // Every miner instance is run by one supervisor goroutine through these
 // states:
 //
-//	           Start (first launch is synchronous: errors go to the caller)
-//	                 │
-//	                 ▼
-//	  ┌──────────► starting ──── permanent error ─────────────┐
-//	  │              │ process started                         │
-//	  │              ▼                                         ▼
-//	  │           running ──── fatal line ──► (stop) ──►    failed
-//	  │              │ exits on its own / killed              ▲
-//	  │              ▼                                         │
-//	  │           crashed ──── permanent (fatal, binary ───────┤
-//	  │              │          missing, profile rejected)     │
-//	  │              ▼                                         │
-//	  │   backoff (1 s doubling to 5 min, ±20 %)               │
-//	  │      or crashlooping (10 failures in 10 min:           │
-//	  │      retried every ~5 min, never in a busy loop)       │
-//	  │              │ delay elapsed                           │
-//	  └──────────────┘                                         │
-//	                                                           │
-//	  any state ── Stop ──► stopping ──► stopped (forgotten by the Manager)
+//	         Start (first launch is synchronous: errors go to the caller)
+//	               │
+//	               ▼
+//	┌──────────► starting ──── permanent error ─────────────┐
+//	│              │ process started                         │
+//	│              ▼                                         ▼
+//	│           running ──── fatal line ──► (stop) ──►    failed
+//	│              │ exits on its own / killed              ▲
+//	│              ▼                                         │
+//	│           crashed ──── permanent (fatal, binary ───────┤
+//	│              │          missing, profile rejected)     │
+//	│              ▼                                         │
+//	│   backoff (1 s doubling to 5 min, ±20 %)               │
+//	│      or crashlooping (10 failures in 10 min:           │
+//	│      retried every ~5 min, never in a busy loop)       │
+//	│              │ delay elapsed                           │
+//	└──────────────┘                                         │
+//	                                                         │
+//	any state ── Stop ──► stopping ──► stopped (forgotten by the Manager)
 //
 // running → stopping → stopped is the only way a healthy miner ends: no
 // timer ever kills it. A restart builds the command again (a new API port),

@@ -57,8 +57,10 @@ type Config struct {
 	// every poll's points. Both may be nil.
 	Store   Store
 	History History
-	Logger  *slog.Logger
-	Clock   Clock
+	// Alerts is told about watchdog restarts and failures; may be nil.
+	Alerts Notifier
+	Logger *slog.Logger
+	Clock  Clock
 	// Bus receives the events; a new one is created if nil.
 	Bus *Bus
 	// Restart is the restart policy configuration (zero: defaults).
@@ -92,7 +94,15 @@ type Manager struct {
 
 	wg     sync.WaitGroup // supervisors
 	points chan []Point   // to the history writer started by Run
+
+	imu       sync.Mutex
+	incidents map[string][]Incident // by miner, the latest maxIncidents
+	incSeq    uint64
+	incCounts map[string]uint64 // by rule, since the agent started
 }
+
+// maxIncidents is how many incidents are kept per miner.
+const maxIncidents = 200
 
 // NewManager returns a Manager. Call Run to start collecting stats and
 // Close (or cancel Run's context) to stop.
@@ -133,14 +143,70 @@ func NewManager(cfg Config) (*Manager, error) {
 		return nil, fmt.Errorf("miner: run dir: %w", err)
 	}
 	return &Manager{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		clock:  cfg.Clock,
-		bus:    cfg.Bus,
-		poller: newAPIPoller(cfg.PollTimeout, cfg.PollRetries),
-		miners: map[string]*supervisor{},
-		points: make(chan []Point, 1024),
+		cfg:       cfg,
+		log:       cfg.Logger,
+		clock:     cfg.Clock,
+		bus:       cfg.Bus,
+		poller:    newAPIPoller(cfg.PollTimeout, cfg.PollRetries),
+		miners:    map[string]*supervisor{},
+		points:    make(chan []Point, 1024),
+		incidents: map[string][]Incident{},
+		incCounts: map[string]uint64{},
 	}, nil
+}
+
+// addIncident records a watchdog decision, publishes it and alerts.
+func (m *Manager) addIncident(s *supervisor, now time.Time, v *verdict, action string, restarts int) *Incident {
+	inc := Incident{
+		Time: now, Miner: s.name, Rule: v.rule, Measured: v.measured, Threshold: v.threshold,
+		Unit: v.unit, Detail: v.detail, Action: action, RestartsLastHour: restarts,
+	}
+	for _, l := range s.logs(50, 0) {
+		inc.LogLines = append(inc.LogLines, l.Text)
+	}
+	m.imu.Lock()
+	m.incSeq++
+	inc.ID = m.incSeq
+	list := append(m.incidents[s.name], inc)
+	if len(list) > maxIncidents {
+		list = list[len(list)-maxIncidents:]
+	}
+	m.incidents[s.name] = list
+	m.incCounts[v.rule]++
+	m.imu.Unlock()
+	m.log.Warn("watchdog", "miner", s.name, "rule", v.rule, "action", action, "detail", v.detail)
+	m.bus.Publish(Event{Type: EventIncident, Miner: s.name, Cause: v.detail, Incident: &inc})
+	if m.cfg.Alerts != nil && action != ActionPauseResume {
+		m.cfg.Alerts.Notify(inc)
+	}
+	return &inc
+}
+
+// Incidents returns the watchdog incidents of a miner, oldest first. They
+// outlive the miner: a stopped miner's incidents stay listed.
+func (m *Manager) Incidents(name string) ([]Incident, error) {
+	m.imu.Lock()
+	list := slices.Clone(m.incidents[name])
+	m.imu.Unlock()
+	if list == nil {
+		if _, err := m.get(name); err != nil {
+			return nil, err
+		}
+		list = []Incident{}
+	}
+	return list, nil
+}
+
+// IncidentCounts returns how many incidents each rule caused since the
+// agent started (for /metrics).
+func (m *Manager) IncidentCounts() map[string]uint64 {
+	m.imu.Lock()
+	defer m.imu.Unlock()
+	out := make(map[string]uint64, len(m.incCounts))
+	for k, v := range m.incCounts {
+		out[k] = v
+	}
+	return out
 }
 
 // Bus returns the event bus.
@@ -161,6 +227,8 @@ type StartRequest struct {
 	// Autostart marks the miner to be started again when the agent
 	// starts; nil means true.
 	Autostart *bool `json:"autostart,omitempty"`
+	// Watchdog tunes the watchdog; nil means the defaults.
+	Watchdog *WatchdogConfig `json:"watchdog,omitempty"`
 }
 
 // Start validates the request, launches the miner and supervises it. The

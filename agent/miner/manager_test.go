@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -108,7 +109,10 @@ func TestStartParseStop(t *testing.T) {
 			{Text: "pool 127.0.0.1:3333"},
 			{Text: "accepted 1"},
 			{Text: "hashrate 42.5"},
-			{Text: "accepted 2", Stderr: true},
+			{Text: "accepted 2"},
+			// Order across stdout and stderr is not defined (two pipes read
+			// concurrently), so stderr carries an independent fact.
+			{Text: "rejected 1 low-difficulty", Stderr: true},
 		},
 		HTTP:   map[string]json.RawMessage{"/stats": json.RawMessage(`{"hashrate_hs": 50, "uptime_s": 7}`)},
 		RunFor: time.Minute,
@@ -126,7 +130,8 @@ func TestStartParseStop(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "console stats", func() bool {
 		st := get(t, e.m, info.Name).Stats
-		return st.Accepted != nil && *st.Accepted == 2 && st.HashrateHS != nil && *st.HashrateHS == 42.5 && st.Pool == "127.0.0.1:3333"
+		return st.Accepted != nil && *st.Accepted == 2 && st.HashrateHS != nil && *st.HashrateHS == 42.5 &&
+			st.Pool == "127.0.0.1:3333" && st.Rejected != nil && st.LastRejectReason == "low-difficulty"
 	})
 	// The API poll merges on top: hashrate from the API, counters kept.
 	waitFor(t, 5*time.Second, "api stats", func() bool {
@@ -139,7 +144,7 @@ func TestStartParseStop(t *testing.T) {
 		t.Fatalf("history %+v, %v", hist, err)
 	}
 	lines, err := e.m.Logs(info.Name, miner.LogQuery{Lines: 10})
-	if err != nil || len(lines) < 5 || lines[0].Text != "fake miner 1.0" {
+	if err != nil || len(lines) != 6 || !slices.ContainsFunc(lines, func(l miner.LogLine) bool { return l.Text == "fake miner 1.0" && l.Stream == "stdout" }) {
 		t.Fatalf("logs %+v, %v", lines, err)
 	}
 
@@ -392,11 +397,20 @@ func TestMinerSurvivesTenMinutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Let the fake's API come up in real time before simulated time runs.
+	waitFor(t, 5*time.Second, "the first poll", func() bool {
+		e.m.PollOnce(context.Background())
+		h, _ := e.m.HashrateHistory(info.Name)
+		return len(h.Raw) > 0
+	})
 	for step := 0; step < 60; step++ { // 60 × 10 s = 10 min
 		waitFor(t, 5*time.Second, "the collector's timer", func() bool { return clock.Waiters() > 0 })
 		clock.Advance(10 * time.Second)
 	}
-	waitFor(t, 5*time.Second, "a poll", func() bool { h, _ := e.m.HashrateHistory(info.Name); return len(h.Raw) > 0 })
+	waitFor(t, 5*time.Second, "polls through simulated time", func() bool {
+		h, _ := e.m.HashrateHistory(info.Name)
+		return len(h.Raw) > 0 && h.Raw[len(h.Raw)-1].Time.Sub(h.Raw[0].Time) >= 4*time.Minute
+	})
 	i := get(t, e.m, info.Name)
 	if i.State != miner.StateRunning || i.PID != info.PID || i.Restarts != 0 || processGone(info.PID) {
 		t.Fatalf("after 10 simulated minutes: %+v", i)

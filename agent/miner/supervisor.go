@@ -53,23 +53,36 @@ type supervisor struct {
 
 	session Session // used by the batch loop and polls; serialised inside
 
+	wdRestart chan *Incident // the watchdog asks the run loop to restart
+	wdFail    chan *Incident // ... or to stop for good
+
 	mu struct {
 		sync.Mutex
-		info       Info
-		proc       *proc.Process
-		cmd        abi.Command
-		launch     int    // launches so far; tags polls
-		fatal      string // message of the first fatal event
-		polling    bool
-		hist       memHistory
-		lastStats  time.Time // last stats event
-		dropped    uint64    // line batches dropped because parsing fell behind
-		parseErrs  int
-		apiFails   int // consecutive failed polls
-		lastAPIErr string
-		hsSum      float64 // hashrate samples of the current process, for its session record
-		hsCount    int
+		info          Info
+		proc          *proc.Process
+		cmd           abi.Command
+		launch        int    // launches so far; tags polls
+		fatal         string // message of the first fatal event
+		polling       bool
+		hist          memHistory
+		lastStats     time.Time // last stats event
+		dropped       uint64    // line batches dropped because parsing fell behind
+		parseErrs     int
+		apiFails      int // consecutive failed polls
+		lastAPIErr    string
+		hsSum         float64 // hashrate samples of the current process, for its session record
+		hsCount       int
+		wd            *watchdog
+		watchdogCause string        // why the watchdog stopped the current process
+		shares        []shareSample // for the effective hashrate
 	}
+}
+
+// shareSample is the accepted counter and difficulty seen at a poll.
+type shareSample struct {
+	t          time.Time
+	accepted   int64
+	difficulty float64
 }
 
 func newSupervisor(m *Manager, name string, req StartRequest, meta abi.Metadata) *supervisor {
@@ -92,7 +105,14 @@ func newSupervisor(m *Manager, name string, req StartRequest, meta abi.Metadata)
 		done:      make(chan struct{}),
 		batchQuit: make(chan struct{}),
 		batchDone: make(chan struct{}),
+		wdRestart: make(chan *Incident, 1),
+		wdFail:    make(chan *Incident, 1),
 	}
+	wd := WatchdogConfig{}
+	if req.Watchdog != nil {
+		wd = *req.Watchdog
+	}
+	s.mu.wd = newWatchdog(wd, meta, req.Profile.Algo)
 	autostart := req.Autostart == nil || *req.Autostart
 	s.mu.info = Info{
 		Name:      name,
@@ -244,6 +264,8 @@ func (s *supervisor) launch(ctx context.Context) error {
 	s.mu.fatal = ""
 	s.mu.apiFails = 0
 	s.mu.hsSum, s.mu.hsCount = 0, 0
+	s.mu.shares = nil
+	s.mu.wd.launched(s.m.clock.Now())
 	i := &s.mu.info
 	i.PID = p.Pid()
 	i.StartedAt = &started
@@ -303,6 +325,20 @@ func (s *supervisor) waitExit() (proc.Exit, exitHow) {
 			return ex, stopped
 		case <-s.detachCh:
 			return proc.Exit{}, detached
+		case inc := <-s.wdRestart:
+			s.setState(StateStopping, "watchdog: "+inc.Detail)
+			ex := s.stopProcess(p)
+			s.mu.Lock()
+			s.mu.watchdogCause = "watchdog restart: " + inc.Rule + ": " + inc.Detail
+			s.mu.Unlock()
+			return ex, exited
+		case inc := <-s.wdFail:
+			s.setState(StateStopping, "watchdog: "+inc.Detail)
+			ex := s.stopProcess(p)
+			s.mu.Lock()
+			s.mu.fatal = "watchdog gave up after " + fmt.Sprint(inc.RestartsLastHour) + " restarts in an hour: " + inc.Rule + ": " + inc.Detail
+			s.mu.Unlock()
+			return ex, exited
 		case <-fatal:
 			fatal = nil // stop once, then wait for the exit
 			s.log.Warn("fatal line from the miner; stopping it", "message", s.fatalMessage())
@@ -410,8 +446,12 @@ func (s *supervisor) recordExit(ex proc.Exit) {
 	removePIDRecord(s.m.instanceDir(s.name))
 	e := exitOf(ex)
 	s.mu.Lock()
-	if s.mu.fatal != "" {
+	switch {
+	case s.mu.fatal != "":
 		e.Cause = "fatal: " + s.mu.fatal + " (" + e.Cause + ")"
+	case s.mu.watchdogCause != "":
+		e.Cause = s.mu.watchdogCause + " (" + e.Cause + ")"
+		s.mu.watchdogCause = ""
 	}
 	s.mu.info.LastExit = &e
 	s.mu.info.State = StateCrashed
@@ -589,22 +629,26 @@ func (s *supervisor) onLines(stream proc.Stream, lines []proc.Line) {
 }
 
 // batchLoop feeds lines to the adapter in batches of up to 64 lines, or
-// whatever arrived within LineBatchDelay.
+// whatever arrived within LineBatchDelay. A batch holds lines of one stream;
+// a line of the other stream first flushes it, so the adapter sees lines in
+// the order they were read.
 func (s *supervisor) batchLoop() {
 	defer close(s.batchDone)
 	feeders := map[proc.Stream]*LineFeeder{
 		proc.Stdout: NewLineFeeder(s.session, abi.Stdout, s.onParse),
 		proc.Stderr: NewLineFeeder(s.session, abi.Stderr, s.onParse),
 	}
+	var pending *LineFeeder // the feeder holding lines, if any
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	armed := false
 	flush := func() {
-		for _, f := range feeders {
-			if err := f.Flush(s.ctx); err != nil {
-				s.parseError(err)
-			}
+		if pending == nil {
+			return
 		}
+		if err := pending.Flush(s.ctx); err != nil {
+			s.parseError(err)
+		}
+		pending = nil
 	}
 	for {
 		select {
@@ -616,17 +660,21 @@ func (s *supervisor) batchLoop() {
 			if f == nil {
 				continue
 			}
+			if pending != f {
+				flush()
+			}
 			for _, l := range b.lines {
 				if err := f.Add(s.ctx, []byte(l.Plain)); err != nil {
 					s.parseError(err)
 				}
 			}
-			if !armed && (feeders[proc.Stdout].Pending() > 0 || feeders[proc.Stderr].Pending() > 0) {
+			if f.Pending() == 0 {
+				pending = nil
+			} else if pending == nil {
+				pending = f
 				timer.Reset(s.m.cfg.LineBatchDelay)
-				armed = true
 			}
 		case <-timer.C:
-			armed = false
 			flush()
 		}
 	}
@@ -666,8 +714,10 @@ func (s *supervisor) onParse(res abi.LineResult) {
 		st := s.mu.info.Stats.Clone()
 		stats = &st
 	}
+	fatalMsg := s.mu.fatal
 	s.mu.Unlock()
 	if fatal {
+		s.m.addIncident(s, now, &verdict{rule: RuleFatal, detail: "the miner printed a fatal line: " + fatalMsg}, ActionFail, 0)
 		s.fatalOnce.Do(func() { close(s.fatalCh) })
 	}
 	for i := range res.Events {
@@ -710,14 +760,17 @@ func (s *supervisor) poll(ctx context.Context) {
 		s.mu.apiFails++
 		s.mu.lastAPIErr = err.Error()
 		n := s.mu.apiFails
+		v := s.mu.wd.observe(now, nil)
 		s.mu.Unlock()
 		if n == 1 || n%30 == 0 {
 			s.log.Warn("miner API poll failed", "err", err, "consecutive", n)
 		}
+		s.watchdogVerdict(now, v)
 		return
 	}
 	s.mu.apiFails = 0
 	s.mu.info.Stats.Merge(&st)
+	s.effectiveLocked(now)
 	s.mu.info.StatsAt = &now
 	if hs := s.mu.info.Stats.HashrateHS; hs != nil {
 		s.mu.hist.add(now, *hs)
@@ -726,9 +779,11 @@ func (s *supervisor) poll(ctx context.Context) {
 	}
 	s.mu.lastStats = now
 	snap := s.mu.info.Stats.Clone()
+	v := s.mu.wd.observe(now, &snap)
 	s.mu.Unlock()
 	s.m.record(pointsOf(s.name, now, &snap))
 	s.m.bus.Publish(Event{Type: EventStats, Miner: s.name, Stats: &snap})
+	s.watchdogVerdict(now, v)
 }
 
 // pidRecord lets a restarted agent find a miner it started before it
@@ -864,4 +919,99 @@ func pointsOf(name string, t time.Time, st *abi.Stats) []Point {
 		points = append(points, dp)
 	}
 	return points
+}
+
+// effectiveWindow is the window of the effective hashrate.
+const effectiveWindow = 10 * time.Minute
+
+// effectiveLocked derives the effective hashrate from the accepted shares
+// and their difficulty over the last effectiveWindow: Σ Δaccepted ×
+// difficulty × share factor / elapsed.
+func (s *supervisor) effectiveLocked(now time.Time) {
+	st := &s.mu.info.Stats
+	factor := s.mu.wd.factor
+	if st.Accepted == nil || st.Difficulty == nil || factor <= 0 {
+		return
+	}
+	s.mu.shares = append(s.mu.shares, shareSample{now, *st.Accepted, *st.Difficulty})
+	cut := 0
+	for cut < len(s.mu.shares)-1 && now.Sub(s.mu.shares[cut].t) > effectiveWindow {
+		cut++
+	}
+	s.mu.shares = s.mu.shares[cut:]
+	first := s.mu.shares[0]
+	elapsed := now.Sub(first.t).Seconds()
+	if elapsed < 60 {
+		return
+	}
+	var hashes float64
+	for i := 1; i < len(s.mu.shares); i++ {
+		d := s.mu.shares[i].accepted - s.mu.shares[i-1].accepted
+		if d < 0 { // the counter restarted
+			d = s.mu.shares[i].accepted
+		}
+		hashes += float64(d) * s.mu.shares[i].difficulty * factor
+	}
+	st.EffectiveHashrateHS = ptr(hashes / elapsed)
+	st.EffectiveWindowS = ptr(elapsed)
+}
+
+// watchdogVerdict climbs the ladder for a fired rule: it records the
+// incident, then acts on it.
+func (s *supervisor) watchdogVerdict(now time.Time, v *verdict) {
+	if v == nil {
+		return
+	}
+	s.mu.Lock()
+	action, n := s.mu.wd.decide(now, v)
+	p := s.mu.proc
+	s.mu.Unlock()
+	inc := s.m.addIncident(s, now, v, action, n)
+	switch action {
+	case ActionPauseResume:
+		s.softAction(p)
+	case ActionRestart:
+		select {
+		case s.wdRestart <- inc:
+		default:
+		}
+	case ActionFail:
+		select {
+		case s.wdFail <- inc:
+		default:
+		}
+	}
+}
+
+// softAction pauses the miner and resumes it a few seconds later through
+// its stdin commands.
+func (s *supervisor) softAction(p *proc.Process) {
+	var pause, resume string
+	for _, c := range s.meta.StdinCommands {
+		switch c.Name {
+		case "pause":
+			pause = c.Input
+		case "resume":
+			resume = c.Input
+		}
+	}
+	if p == nil || pause == "" || resume == "" {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+		defer cancel()
+		if err := p.Write(ctx, []byte(pause)); err != nil {
+			s.log.Warn("watchdog: pause failed", "err", err)
+			return
+		}
+		select {
+		case <-time.After(3 * time.Second):
+		case <-ctx.Done():
+			return
+		}
+		if err := p.Write(ctx, []byte(resume)); err != nil {
+			s.log.Warn("watchdog: resume failed", "err", err)
+		}
+	}()
 }
