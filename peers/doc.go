@@ -33,10 +33,10 @@
 // static keys and encrypts everything after message 1. Each WebSocket
 // message carries one Noise message:
 //
-//	1. I→R  "rigd/p2p" | version 1 | mode [| invite id] || Noise e
-//	2. R→I  Noise e, ee, s, es + payload: responder hello
-//	3. I→R  Noise s, se [, psk] + payload: initiator hello
-//	4. R→I  transport message: the auth frame
+//  1. I→R  "rigd/p2p" | version 1 | mode [| invite id] || Noise e
+//  2. R→I  Noise e, ee, s, es + payload: responder hello
+//  3. I→R  Noise s, se [, psk] + payload: initiator hello
+//  4. R→I  transport message: the auth frame
 //
 // The clear-text preamble of message 1 is the Noise prologue. Mode 0 is
 // plain XX (a known peer, or a node asking to be approved); mode 1 is

@@ -79,7 +79,7 @@ const (
 	maxPlaintext = noiseMaxMessage - noiseTagSize
 	// maxBody is what a single result body may use, leaving room for the
 	// envelope's other fields.
-	maxBody = maxPlaintext - 512
+	maxBody  = maxPlaintext - 512
 	maxIDLen = 64
 )
 
@@ -359,9 +359,9 @@ func decodeAuth(b []byte) (authFrame, error) {
 var helloMagic = []byte("rigd/p2p")
 
 const (
-	modeXX     byte = 0
-	modeInvite byte = 1
-	inviteIDSize    = 8
+	modeXX       byte = 0
+	modeInvite   byte = 1
+	inviteIDSize      = 8
 )
 
 type preamble struct {
