@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/rigd/rigd/agent/miner"
@@ -25,14 +26,33 @@ const (
 	CodeUnsupportedMedia = "unsupported_media_type"
 	CodeRateLimited      = "rate_limited"
 	CodeNotImplemented   = "not_implemented"
+	CodeCrossOrigin      = "cross_origin"
+	CodeForeignHost      = "forbidden_host"
+	CodeShuttingDown     = "shutting_down"
+	CodeNotAcceptable    = "not_acceptable"
 	CodeNoBinary         = "binary_not_found"
 	CodeUnknownType      = "unknown_miner_type"
 	CodeTimeout          = "timeout"
 	CodeInternal         = "internal"
 )
 
+// ErrNotImplemented is wrapped by the error of a route whose backing
+// service is not configured in this agent (P2P before it lands, history
+// without storage, ...).
+var ErrNotImplemented = errors.New("not implemented in this agent")
+
+// ErrForbidden is wrapped by services for an operation the caller's role
+// does not allow (a remote peer refusing a verb): 403.
+var ErrForbidden = errors.New("forbidden")
+
+// notImplemented is the error of a route whose service is nil.
+func notImplemented(what string) error {
+	return fmt.Errorf("%s: %w", what, ErrNotImplemented)
+}
+
 // Error is an API error with its status and code; handlers return it for
-// conditions that have no sentinel elsewhere.
+// conditions that have no sentinel elsewhere, and the Client returns it for
+// every error response it decodes.
 type Error struct {
 	Status int
 	Code   string
@@ -40,6 +60,12 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return e.Msg }
+
+// Is lets errors.Is(err, ErrNotImplemented) hold for a 501 decoded by the
+// Client.
+func (e *Error) Is(target error) bool {
+	return target == ErrNotImplemented && e.Status == http.StatusNotImplemented
+}
 
 func apiError(status int, code, msg string) *Error {
 	return &Error{Status: status, Code: code, Msg: msg}
@@ -78,6 +104,14 @@ func statusOf(err error) (int, string) {
 		return http.StatusConflict, CodeConflict
 	case errors.Is(err, miner.ErrNotRunning):
 		return http.StatusConflict, CodeNotRunning
+	case errors.Is(err, miner.ErrStoreNotFound):
+		return http.StatusNotFound, CodeNotFound
+	case errors.Is(err, miner.ErrClosed):
+		return http.StatusServiceUnavailable, CodeShuttingDown
+	case errors.Is(err, ErrNotImplemented):
+		return http.StatusNotImplemented, CodeNotImplemented
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden, CodeForbidden
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout, CodeTimeout
 	}

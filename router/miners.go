@@ -2,9 +2,13 @@ package router
 
 import (
 	"bufio"
+	"context"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -20,157 +24,331 @@ func nameParam(ps httprouter.Params) (string, error) {
 	return name, nil
 }
 
-func (a *API) listMiners(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+// typeParam returns a validated miner type from the :name path parameter
+// (types are adapter names: a subset of what names allow).
+func typeParam(ps httprouter.Params) (string, error) {
+	typ := ps.ByName("name")
+	if err := miner.ValidateName(typ); err != nil {
+		return "", fmt.Errorf("miner type: %w", err)
+	}
+	return typ, nil
+}
+
+// reply writes v as JSON with status.
+func reply(w http.ResponseWriter, status int, v any) error {
+	writeJSON(w, status, v)
+	return nil
+}
+
+func (a *API) listMiners(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	list := a.cfg.Miners.List()
 	if list == nil {
 		list = []miner.Info{}
 	}
-	writeJSON(w, http.StatusOK, list)
+	return reply(w, http.StatusOK, list)
 }
 
-func (a *API) startMiner(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (a *API) startMiner(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	var req miner.StartRequest
-	if err := decode(w, r, &req); err != nil {
-		writeError(w, err)
-		return
+	if err := a.decode(w, r, &req); err != nil {
+		return err
+	}
+	if req.ProfileID != "" {
+		if req.Type != "" || !isZeroProfile(req) {
+			return apiError(http.StatusBadRequest, CodeBadRequest, `give either "profile_id" or "type" and "profile", not both`)
+		}
+		sr, err := a.profileStart(r.Context(), req.ProfileID, ProfileStartRequest{Name: req.Name, Binary: req.Binary, Autostart: req.Autostart})
+		if err != nil {
+			return err
+		}
+		req = sr
 	}
 	if req.Type == "" {
-		writeError(w, apiError(http.StatusBadRequest, CodeBadRequest, `"type" is required (see GET /miners/available)`))
-		return
+		return apiError(http.StatusBadRequest, CodeBadRequest, `"type" (see GET /miners/available) or "profile_id" is required`)
+	}
+	if err := checkReserved(req.Name); err != nil {
+		return err
 	}
 	info, err := a.cfg.Miners.Start(r.Context(), req)
 	if err != nil {
-		writeError(w, err)
-		return
+		return fmt.Errorf("start miner: %w", err)
 	}
-	writeJSON(w, http.StatusCreated, info)
+	return reply(w, http.StatusCreated, info)
 }
 
-func (a *API) getMiner(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+// checkReserved refuses instance names that GET /miners/:name would not
+// reach (the fixed segment wins).
+func checkReserved(name string) error {
+	if name == "available" {
+		return fmt.Errorf("%w: %q is reserved (GET /miners/available lists miner types)", miner.ErrInvalidName, name)
+	}
+	return nil
+}
+
+func isZeroProfile(req miner.StartRequest) bool {
+	p := req.Profile
+	return p.Algo == "" && p.Coin == "" && len(p.Pools) == 0 && p.Worker == "" && p.Threads == 0 &&
+		len(p.Devices) == 0 && p.Intensity == 0 && len(p.Options) == 0 && len(p.ExtraArgs) == 0
+}
+
+func (a *API) getMiner(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
 	name, err := nameParam(ps)
 	if err != nil {
-		writeError(w, err)
-		return
+		return err
 	}
 	info, err := a.cfg.Miners.Get(name)
 	if err != nil {
-		writeError(w, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, info)
+	return reply(w, http.StatusOK, info)
 }
 
-func (a *API) stopMiner(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+func (a *API) stopMiner(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
 	name, err := nameParam(ps)
 	if err != nil {
-		writeError(w, err)
-		return
+		return err
 	}
 	info, err := a.cfg.Miners.Stop(r.Context(), name)
 	if err != nil {
-		writeError(w, err)
-		return
+		return fmt.Errorf("stop miner %q: %w", name, err)
 	}
-	writeJSON(w, http.StatusOK, info)
+	return reply(w, http.StatusOK, info)
 }
 
-func (a *API) minerStats(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+func (a *API) minerStats(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
 	name, err := nameParam(ps)
 	if err != nil {
-		writeError(w, err)
-		return
+		return err
 	}
 	info, err := a.cfg.Miners.Get(name)
 	if err != nil {
-		writeError(w, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, info.Stats)
+	return reply(w, http.StatusOK, info.Stats)
 }
 
 // minerLogs returns the latest lines: ?lines=N (default 100, max 10000),
 // ?since=SEQ (lines after that sequence number), ?strip=1 (remove ANSI).
 // JSON by default; Accept: text/plain returns the raw lines.
-func (a *API) minerLogs(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+func (a *API) minerLogs(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
 	name, err := nameParam(ps)
 	if err != nil {
-		writeError(w, err)
-		return
+		return err
 	}
 	q := r.URL.Query()
 	n, err := intParam(q.Get("lines"), 100, 1, 10000, "lines")
 	if err != nil {
-		writeError(w, err)
-		return
+		return err
 	}
 	var since uint64
 	if s := q.Get("since"); s != "" {
 		if since, err = strconv.ParseUint(s, 10, 64); err != nil {
-			writeError(w, apiError(http.StatusBadRequest, CodeBadRequest, "since must be a line sequence number"))
-			return
+			return apiError(http.StatusBadRequest, CodeBadRequest, "since must be a line sequence number")
 		}
 	}
 	strip, err := boolParam(q.Get("strip"), "strip")
 	if err != nil {
-		writeError(w, err)
-		return
+		return err
 	}
 	lines, err := a.cfg.Miners.Logs(name, miner.LogQuery{Lines: n, Since: since, Strip: strip})
 	if err != nil {
-		writeError(w, err)
-		return
+		return err
 	}
 	if strings.HasPrefix(r.Header.Get("Accept"), "text/plain") {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
 		bw := bufio.NewWriter(w)
 		for _, l := range lines {
 			bw.WriteString(l.Text)
 			bw.WriteByte('\n')
 		}
-		bw.Flush()
-		return
+		return bw.Flush()
 	}
 	if lines == nil {
 		lines = []miner.LogLine{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"miner": name, "lines": lines})
+	return reply(w, http.StatusOK, LogsResult{Miner: name, Lines: lines})
 }
 
-type stdinRequest struct {
-	Input string `json:"input"`
-}
-
-func (a *API) minerStdin(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+func (a *API) minerStdin(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
 	name, err := nameParam(ps)
 	if err != nil {
-		writeError(w, err)
-		return
+		return err
 	}
-	var req stdinRequest
-	if err := decode(w, r, &req); err != nil {
-		writeError(w, err)
-		return
+	var req StdinRequest
+	if err := a.decode(w, r, &req); err != nil {
+		return err
 	}
 	if err := a.cfg.Miners.SendInput(r.Context(), name, req.Input); err != nil {
-		writeError(w, err)
-		return
+		return fmt.Errorf("stdin of miner %q: %w", name, err)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"miner": name, "written": len(req.Input)})
+	return reply(w, http.StatusOK, StdinResult{Miner: name, Written: len(req.Input)})
 }
 
-func (a *API) minerHashrateHistory(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+func (a *API) minerHashrateHistory(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
 	name, err := nameParam(ps)
 	if err != nil {
-		writeError(w, err)
-		return
+		return err
 	}
 	h, err := a.cfg.Miners.HashrateHistory(name)
 	if err != nil {
-		writeError(w, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, h)
+	return reply(w, http.StatusOK, h)
+}
+
+// availableMiners lists the catalog's types with installed and latest
+// versions. Latest versions are looked up in parallel, 3 s at most.
+func (a *API) availableMiners(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	if a.cfg.Adapters == nil {
+		return notImplemented("the adapter catalog is not available")
+	}
+	list := a.cfg.Adapters.List()
+	out := make([]AvailableMiner, 0, len(list))
+	for _, ad := range list {
+		if ad.Status == "error" && ad.Name == "" {
+			continue // a file that did not load names no type
+		}
+		out = append(out, AvailableMiner{Name: ad.Name, DisplayName: ad.DisplayName, AdapterVersion: ad.Version, AdapterStatus: ad.Status})
+	}
+	if in := a.cfg.Installer; in != nil {
+		ctx, cancel := boundedCtx(r.Context(), 3*time.Second)
+		defer cancel()
+		done := make(chan struct{}, len(out))
+		for i := range out {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				m := &out[i]
+				if vs, err := in.Installed(ctx, m.Name); err == nil {
+					for _, v := range vs {
+						if v.Current {
+							m.InstalledVersion, m.Binary = v.Version, v.Binary
+						}
+					}
+				}
+				if lr, err := in.Latest(ctx, m.Name); err != nil {
+					m.LatestError = err.Error()
+				} else {
+					m.LatestVersion = lr.Version
+				}
+			}()
+		}
+		for range out {
+			<-done
+		}
+	} else {
+		for i := range out {
+			out[i].LatestError = "the installer is not available"
+		}
+	}
+	return reply(w, http.StatusOK, out)
+}
+
+func (a *API) install(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	typ, err := typeParam(ps)
+	if err != nil {
+		return err
+	}
+	var req InstallRequest
+	if err := a.decodeOptional(w, r, &req); err != nil {
+		return err
+	}
+	if a.cfg.Installer == nil {
+		return notImplemented("installing miners is not wired into this agent yet")
+	}
+	progress := func(p InstallProgress) {
+		p.Type = typ
+		a.hub.publish(StreamEvent{Event: miner.Event{Type: EventInstallProgress, Time: a.now()}, Progress: &p})
+	}
+	im, err := a.cfg.Installer.Install(r.Context(), typ, req, progress)
+	if err != nil {
+		return fmt.Errorf("install %s: %w", typ, err)
+	}
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(a.cfg.WriteTimeout))
+	return reply(w, http.StatusOK, im)
+}
+
+func (a *API) uninstall(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	typ, err := typeParam(ps)
+	if err != nil {
+		return err
+	}
+	version := r.URL.Query().Get("version")
+	if len(version) > 64 || strings.ContainsAny(version, "/\\") || strings.Contains(version, "..") {
+		return apiError(http.StatusBadRequest, CodeBadRequest, "invalid version")
+	}
+	if a.cfg.Installer == nil {
+		return notImplemented("uninstalling miners is not wired into this agent yet")
+	}
+	res := Uninstalled{Type: typ, Version: version, Stopped: []string{}}
+	for _, m := range a.cfg.Miners.List() {
+		if m.Type != typ || (version != "" && m.Version != "" && m.Version != version) {
+			continue
+		}
+		if _, err := a.cfg.Miners.Stop(r.Context(), m.Name); err != nil {
+			return fmt.Errorf("uninstall %s: stop miner %q first: %w", typ, m.Name, err)
+		}
+		res.Stopped = append(res.Stopped, m.Name)
+	}
+	if err := a.cfg.Installer.Uninstall(r.Context(), typ, version); err != nil {
+		return fmt.Errorf("uninstall %s: %w", typ, err)
+	}
+	return reply(w, http.StatusOK, res)
+}
+
+func (a *API) checkUpdates(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	var req UpdateRequest
+	if err := a.decodeOptional(w, r, &req); err != nil {
+		return err
+	}
+	if a.cfg.Installer == nil {
+		return notImplemented("checking for miner updates is not wired into this agent yet")
+	}
+	var types []string
+	if req.Type != "" {
+		if err := miner.ValidateName(req.Type); err != nil {
+			return fmt.Errorf("miner type: %w", err)
+		}
+		types = []string{req.Type}
+	} else if a.cfg.Adapters != nil {
+		for _, ad := range a.cfg.Adapters.List() {
+			if ad.Name != "" && !slices.Contains(types, ad.Name) {
+				types = append(types, ad.Name)
+			}
+		}
+	}
+	out := make([]UpdateInfo, 0, len(types))
+	for _, t := range types {
+		u, err := a.cfg.Installer.CheckUpdates(r.Context(), t)
+		if err != nil {
+			if req.Type != "" {
+				return fmt.Errorf("check updates of %s: %w", t, err)
+			}
+			u.Type, u.Error = t, err.Error()
+		}
+		out = append(out, u)
+	}
+	return reply(w, http.StatusOK, out)
+}
+
+// profileStart turns a stored profile into a start request with the
+// caller's overrides.
+func (a *API) profileStart(ctx context.Context, id string, o ProfileStartRequest) (miner.StartRequest, error) {
+	if a.cfg.Profiles == nil {
+		return miner.StartRequest{}, notImplemented("profiles need storage, which is not wired into this agent yet")
+	}
+	if err := validID(id); err != nil {
+		return miner.StartRequest{}, err
+	}
+	req, err := a.cfg.Profiles.StartRequest(ctx, id)
+	if err != nil {
+		return req, err
+	}
+	if o.Name != "" {
+		req.Name = o.Name
+	}
+	req.Binary = o.Binary
+	req.Autostart = o.Autostart
+	return req, nil
 }
 
 func intParam(s string, def, lo, hi int, name string) (int, error) {
