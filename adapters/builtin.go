@@ -8,9 +8,11 @@ import _ "embed"
 var (
 	//go:embed xmrig/xmrig.wasm
 	xmrigWasm []byte
+	//go:embed ttminer/ttminer.wasm
+	ttminerWasm []byte
 )
 
 // Builtins returns the adapters embedded in the binary, by name.
 func Builtins() map[string][]byte {
-	return map[string][]byte{"xmrig": xmrigWasm}
+	return map[string][]byte{"xmrig": xmrigWasm, "ttminer": ttminerWasm}
 }

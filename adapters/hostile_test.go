@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,7 +88,8 @@ func hostileModules() []hostile {
 		{"bad-signature", badSig.module().assemble(), "export adapter_metadata is (i32) -> (i32), want () -> (i32)"},
 		{"abi-v2", v2.module().assemble(), "module declares ABI v2; this agent speaks v1"},
 		{"infinite-loop", spec(cat(opLoopVoid, opBr0, opEnd, i32c(0))).module().assemble(), "call deadline exceeded"},
-		{"deep-recursion", recursion.module().assemble(), "trap"},
+		// A stack overflow trap, or the deadline on a slow machine.
+		{"deep-recursion", recursion.module().assemble(), "trap|call deadline exceeded"},
 		{"trap", spec(cat(opUnreachable, i32c(0))).module().assemble(), "trap"},
 		{"alloc-4gib", grow4G.module().assemble(), "out of bounds memory access"},
 		{"huge-memory", hugeMin.module().assemble(), "not a valid adapter module"},
@@ -130,7 +132,7 @@ func TestHostileModulesAreRefused(t *testing.T) {
 				t.Fatalf("hostile module %s was accepted", h.name)
 			}
 			msg := err.Error()
-			if !strings.Contains(msg, h.want) {
+			if !slices.ContainsFunc(strings.Split(h.want, "|"), func(w string) bool { return strings.Contains(msg, w) }) {
 				t.Errorf("error %q does not contain %q", msg, h.want)
 			}
 			if !strings.Contains(msg, h.name+".wasm") && !strings.Contains(msg, "wat") {
@@ -290,7 +292,7 @@ func TestAdapterErrorTravels(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Code != abi.CodeInvalidProfile || ae.Message != "no pools" {
 		t.Fatalf("err = %v, want the adapter's invalid_profile error", err)
 	}
-	if got := err.Error(); got != "adapter wat: adapter_build_command: invalid_profile: no pools" {
+	if got := err.Error(); got != "adapter wat (rejects.wasm): adapter_build_command: invalid_profile: no pools" {
 		t.Fatalf("message = %q", got)
 	}
 	// An adapter error does not poison: the pooled instance is reused.

@@ -63,11 +63,17 @@ func (m *Module) Quarantined() error {
 	return m.quarantine
 }
 
+// label names the module in errors and logs: "xmrig" for a built-in,
+// "xmrig (/path/xmrig.wasm)" for a file, the source before its metadata is
+// known.
 func (m *Module) label() string {
-	if m.meta.Name != "" {
+	switch {
+	case m.meta.Name == "":
+		return m.source
+	case m.source == SourceBuiltin:
 		return m.meta.Name
 	}
-	return m.source
+	return m.meta.Name + " (" + m.source + ")"
 }
 
 // CallError is a failed call into an adapter.

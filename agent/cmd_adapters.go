@@ -216,14 +216,19 @@ func runAdaptersReplay(c *cli, args []string) error {
 	if err != nil {
 		return fmt.Errorf("replay %s: %w", args[1], err)
 	}
-	for _, a := range apis {
-		resp, err := readAPICapture(a, m.Metadata().API.Endpoints)
-		if err != nil {
-			return err
+	if len(apis) > 0 {
+		// The captures form one poll, as the collector sends them.
+		var req abi.APIRequest
+		for _, a := range apis {
+			resp, err := readAPICapture(a, m.Metadata().API.Endpoints)
+			if err != nil {
+				return err
+			}
+			req.Responses = append(req.Responses, resp)
 		}
-		st, err := s.ParseAPI(ctx, abi.APIRequest{Responses: []abi.APIResponse{resp}})
+		st, err := s.ParseAPI(ctx, req)
 		if err != nil {
-			return fmt.Errorf("replay %s: %w", a, err)
+			return fmt.Errorf("replay API captures: %w", err)
 		}
 		stats.Merge(&st)
 	}

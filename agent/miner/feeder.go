@@ -14,6 +14,7 @@ type LineFeeder struct {
 	stream  abi.Stream
 	onParse func(abi.LineResult)
 	batch   [][]byte
+	bytes   int
 }
 
 // NewLineFeeder returns a feeder for one stream; onParse receives every
@@ -23,10 +24,16 @@ func NewLineFeeder(s Session, stream abi.Stream, onParse func(abi.LineResult)) *
 }
 
 // Add queues a copy of line (ANSI already stripped) and sends the batch
-// once it holds abi.MaxLineBatch lines.
+// once it holds abi.MaxLineBatch lines or abi.MaxBatchBytes bytes.
 func (f *LineFeeder) Add(ctx context.Context, line []byte) error {
+	if f.bytes > 0 && f.bytes+len(line) > abi.MaxBatchBytes {
+		if err := f.Flush(ctx); err != nil {
+			return err
+		}
+	}
 	f.batch = append(f.batch, append([]byte(nil), line...))
-	if len(f.batch) < abi.MaxLineBatch {
+	f.bytes += len(line) + 1
+	if len(f.batch) < abi.MaxLineBatch && f.bytes < abi.MaxBatchBytes {
 		return nil
 	}
 	return f.Flush(ctx)
@@ -43,7 +50,7 @@ func (f *LineFeeder) Flush(ctx context.Context) error {
 	}
 	res, err := f.s.ParseLines(ctx, f.stream, f.batch)
 	clear(f.batch)
-	f.batch = f.batch[:0]
+	f.batch, f.bytes = f.batch[:0], 0
 	if err != nil {
 		return err
 	}

@@ -91,6 +91,9 @@ const (
 	MaxLogMessage = 4 << 10
 	// MaxLineBatch is the most lines the host sends in one parse_line call.
 	MaxLineBatch = 64
+	// MaxBatchBytes bounds the text of one parse_line call: a batch of long
+	// lines is cut short so that no call has to scan more than this.
+	MaxBatchBytes = 256 << 10
 	// MaxLineBytes is the longest line the host sends; longer lines are cut
 	// and marked truncated by the host before the adapter sees them.
 	MaxLineBytes = 64 << 10
