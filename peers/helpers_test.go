@@ -2,6 +2,7 @@ package peers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -225,7 +226,7 @@ func (tn *testNode) stop() {
 	}
 	select {
 	case err := <-tn.runErr:
-		if err != nil {
+		if err != nil && !errors.Is(err, ErrClosed) { // ErrClosed: closed before Run began
 			tn.t.Errorf("Run: %v", err)
 		}
 		tn.runErr <- nil // a second stop finds it again

@@ -15,7 +15,7 @@ import (
 
 const (
 	outQueue     = 64 // messages waiting for the writer
-	maxInflight  = 8  // requests of one session running at once
+	maxInflight  = 32 // requests of one session running at once (above the burst)
 	writeTimeout = 10 * time.Second
 	flushEvery   = 64 // accepted messages between saves of the receive counter
 	sendBlock    = 1024
@@ -370,6 +370,11 @@ func (s *session) request(env envelope) error {
 	}
 	if !n.allowRequest(p) {
 		s.tryEnqueue(reply(env, errBody(codeRateLimited, "over 10 requests per second")))
+		return nil
+	}
+	if env.Type == msgPing {
+		// Needs no role and no work: answered by the reader itself.
+		s.tryEnqueue(outMsg{typ: msgPong, id: newMsgID(), replyTo: env.ID, body: json.RawMessage("{}")})
 		return nil
 	}
 	var entry *cmdEntry
