@@ -248,6 +248,9 @@ func ParseNodeID(s string) (NodeID, error) {
 	if b32.EncodeToString(id[:]) != data { // non-zero padding bits
 		return NodeID{}, fmt.Errorf("%w: %q is not canonical", ErrInvalidID, s)
 	}
+	if id.IsZero() {
+		return NodeID{}, fmt.Errorf("%w: the zero id", ErrInvalidID)
+	}
 	return id, nil
 }
 
