@@ -72,17 +72,19 @@ type Config struct {
 	// Tunables; zero means the default above.
 	HandshakeTimeout time.Duration
 	PingInterval     time.Duration
-	IdleTimeout      time.Duration
-	RequestTimeout   time.Duration
-	StatsTimeout     time.Duration
-	ReconnectMin     time.Duration
-	ReconnectMax     time.Duration
-	InviteTTL        time.Duration
-	RateLimit        float64
-	RateBurst        int
-	MinerOps         int
-	MaxPreAuth       int
-	MaxPending       int
+	// IdleTimeout closes a session that received nothing for this long;
+	// it is raised to 3×PingInterval if not above PingInterval.
+	IdleTimeout    time.Duration
+	RequestTimeout time.Duration
+	StatsTimeout   time.Duration
+	ReconnectMin   time.Duration
+	ReconnectMax   time.Duration
+	InviteTTL      time.Duration
+	RateLimit      float64
+	RateBurst      int
+	MinerOps       int
+	MaxPreAuth     int
+	MaxPending     int
 }
 
 func (c *Config) setDefaults() error {
@@ -130,6 +132,16 @@ func (c *Config) setDefaults() error {
 	def(&c.ReconnectMin, DefaultReconnectMin)
 	def(&c.ReconnectMax, DefaultReconnectMax)
 	def(&c.InviteTTL, DefaultInviteTTL)
+	if c.IdleTimeout <= c.PingInterval {
+		c.IdleTimeout = 3 * c.PingInterval
+	}
+	if c.Advertise != "" {
+		a, err := normalizeAddr(c.Advertise, false)
+		if err != nil {
+			return fmt.Errorf("peers: Config.Advertise: %w", err)
+		}
+		c.Advertise = a
+	}
 	if c.ReconnectMax < c.ReconnectMin {
 		c.ReconnectMax = c.ReconnectMin
 	}

@@ -425,10 +425,18 @@ func (s *session) request(env envelope) error {
 	}
 	ok := n.spawn(func() {
 		defer func() { <-s.inflight }()
-		replies := n.execute(p, env)
+		var replies []outMsg
 		if entry != nil {
-			n.cmdDone(entry, replies)
+			// Even if the command panics, its id gets a result, so that
+			// retries do not wait forever.
+			defer func() {
+				if replies == nil {
+					replies = errReply(codeInternal, "the command failed")
+				}
+				n.cmdDone(entry, replies)
+			}()
 		}
+		replies = n.execute(p, env)
 		for _, r := range replies {
 			r.id, r.replyTo = newMsgID(), env.ID
 			if s.enqueue(n.ctx, r) != nil {
