@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
 	"github.com/rigd/rigd/agent/miner"
 	"github.com/rigd/rigd/sdk/abi"
 )
@@ -368,5 +370,76 @@ func TestRemoteLogsLarge(t *testing.T) {
 	}
 	if _, err := ctl.RemoteStatsOf(context.Background(), "not an id"); !errors.Is(err, ErrInvalidID) {
 		t.Fatalf("malformed id: %v", err)
+	}
+}
+
+// A flood of fresh keys does not flood the audit log: refused connections
+// are audited at most 20 at once, then one a second, and the next entry
+// says how many were left out.
+func TestRefusedAuditBounded(t *testing.T) {
+	w := startNode(t, testConfig(t, "worker", NodeWorker))
+	const keys = 70
+	start := time.Now()
+	for range keys {
+		rc := newRawPeer(t).connect(t, w.Info().Listen)
+		if v := rc.verdict(t); !bytes.Equal(v, unauthorizedFrame) {
+			t.Fatalf("verdict %q", v)
+		}
+	}
+	n := len(w.store.Audit())
+	if max := auditBurst + int(time.Since(start).Seconds()) + 1; n < auditBurst || n > max {
+		t.Fatalf("%d audit entries for %d fresh keys in %v, want %d to %d", n, keys, time.Since(start), auditBurst, max)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	rc := newRawPeer(t).connect(t, w.Info().Listen)
+	rc.verdict(t)
+	// Every refused connection is either an entry or counted in one.
+	total := 0
+	for _, e := range w.store.Audit() {
+		var more int
+		if i := strings.Index(e.Result, "(and "); i >= 0 {
+			fmt.Sscanf(e.Result[i:], "(and %d", &more)
+		}
+		total += 1 + more
+	}
+	if total != keys+1 {
+		t.Fatalf("audit accounts for %d refused connections, want %d", total, keys+1)
+	}
+	if len(w.Pending()) != DefaultMaxPending {
+		t.Fatalf("pending list holds %d, want the cap %d", len(w.Pending()), DefaultMaxPending)
+	}
+}
+
+// Someone who saw an invite's id on the wire (but not its secret) holds
+// handshakes open with it: the real redeemer is not blocked, because only
+// a handshake that proves the secret claims the invite.
+func TestInviteNotBlockedByItsID(t *testing.T) {
+	a := startNode(t, testConfig(t, "inviter", NodeWorker))
+	b := startNode(t, testConfig(t, "late", NodeWorker))
+	c := startNode(t, testConfig(t, "redeemer", NodeController))
+	ctx := ctxT(t, 20*time.Second)
+	inv, err := a.Invite(RoleObserver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic, _ := parseInviteCode(inv.Code)
+	for range 3 {
+		fc, err := dialWS(ctx, inv.Address, 5*time.Second, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fc.conn.Close()
+		pre := preamble{mode: modeInvite, inviteID: ic.id()}
+		hs, _ := newHandshake(true, newRawPeer(t).key, pre.bytes(), bytes.Repeat([]byte{9}, 32))
+		m1, _, _ := hs.writeMessage(nil)
+		if err := fc.writeFrame(ws.OpBinary, append(pre.bytes(), m1...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.AddPeer(ctx, inv.Address, inv.Code); err != nil {
+		t.Fatalf("redemption while an eavesdropper holds handshakes open: %v", err)
+	}
+	if _, err := b.AddPeer(ctx, inv.Address, inv.Code); !errors.Is(err, ErrInviteUsed) {
+		t.Fatalf("second redemption: %v", err)
 	}
 }

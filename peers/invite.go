@@ -107,7 +107,6 @@ type inviteState struct {
 	code    inviteCode
 	role    Role
 	expires time.Time
-	// busy is set while a handshake redeeming it is in flight, so that
-	// two redeemers cannot race; used is final.
-	busy, used bool
+	// used is set by the first handshake that proves the secret.
+	used bool
 }

@@ -198,8 +198,12 @@ type Node struct {
 	pending     map[NodeID]*PendingPeer
 	invites     map[[inviteIDSize]byte]*inviteState
 	handshaking map[net.Conn]struct{}
-	running     bool
-	closed      bool
+	// refusedAudit and auditSuppressed bound audit entries of refused
+	// connections.
+	refusedAudit    bucket
+	auditSuppressed int
+	running         bool
+	closed          bool
 }
 
 // peer is the live state of one allow-listed peer. Fields other than the
@@ -584,21 +588,30 @@ func (n *Node) serveConn(conn net.Conn) {
 	sc, _, err := serverHandshake(fc, n.key, n.hello(), func(id [inviteIDSize]byte) ([]byte, error) {
 		var psk []byte
 		var err error
-		inv, psk, err = n.reserveInvite(id)
+		inv, psk, err = n.checkInvite(id)
 		return psk, err
 	})
 	if err != nil {
-		if inv != nil {
-			n.releaseInvite(inv)
-		}
 		n.log.Debug("peers: inbound handshake failed", "remote", conn.RemoteAddr().String(), "err", err)
 		conn.Close()
 		return
 	}
+	if inv != nil {
+		if err := n.claimInvite(inv); err != nil {
+			// Another redeemer proved the same secret first.
+			code := closeInviteUsed
+			if errors.Is(err, ErrInviteExpired) {
+				code = closeInviteExpired
+			}
+			fc.writeClose(code, "invite refused")
+			lingerClose(conn)
+			return
+		}
+	}
 	p, auth, err := n.authorize(sc, inv, conn.RemoteAddr())
 	if err != nil {
 		if inv != nil {
-			n.releaseInvite(inv)
+			n.unclaimInvite(inv)
 		}
 		n.log.Warn("peers: authorize", "peer", sc.peerID.Short(), "err", err)
 		conn.Close()
@@ -650,9 +663,6 @@ func (n *Node) authorize(sc *secureConn, inv *inviteState, remote net.Addr) (*pe
 		if err != nil {
 			return nil, authFrame{}, err
 		}
-		n.mu.Lock()
-		inv.used, inv.busy = true, false
-		n.mu.Unlock()
 		n.audit("peer:"+id.String(), "pair", string(rec.Role), "ok: invite redeemed")
 		n.log.Info("peers: paired by invite", "peer", id.Short(), "name", h.Name, "role", rec.Role)
 		return p, authFrame{Status: "ok", Role: rec.Role, Paired: true}, nil
@@ -670,8 +680,12 @@ func (n *Node) authorize(sc *secureConn, inv *inviteState, remote net.Addr) (*pe
 	}
 	n.mu.Unlock()
 	if p == nil {
-		if n.notePending(id, h, addr) {
-			n.audit("peer:"+id.String(), "connect", "", codeUnauthorizedPeer)
+		if audit, suppressed := n.notePending(id, h, addr); audit {
+			result := codeUnauthorizedPeer
+			if suppressed > 0 {
+				result += fmt.Sprintf(" (and %d refused connections not logged)", suppressed)
+			}
+			n.audit("peer:"+id.String(), "connect", "", result)
 		}
 		n.log.Info("peers: unknown node refused", "peer", id.Short(), "name", h.Name, "remote", remote.String())
 		return nil, authFrame{}, nil
@@ -723,7 +737,12 @@ func resolveAddr(adv string, remote net.Addr) string {
 	return net.JoinHostPort(host, port)
 }
 
-func (n *Node) notePending(id NodeID, h hello, addr string) (audit bool) {
+// notePending records a refused node. It says whether to audit it: the
+// first time an id is seen and then at most once a minute per id, and
+// node-wide at most auditBurst entries at once refilling one a second, so
+// a flood of fresh keys cannot fill the audit log; the suppressed count
+// is reported with the next entry written.
+func (n *Node) notePending(id NodeID, h hello, addr string) (audit bool, suppressed int) {
 	now := time.Now().UTC()
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -746,12 +765,21 @@ func (n *Node) notePending(id NodeID, h hello, addr string) (audit bool) {
 		pp.Address = addr
 	}
 	pp.Count++
-	if now.Sub(pp.lastAudit) >= time.Minute {
-		pp.lastAudit = now
-		return true
+	if now.Sub(pp.lastAudit) < time.Minute {
+		return false, 0
 	}
-	return false
+	if !n.refusedAudit.take(now, 1, auditBurst) {
+		n.auditSuppressed++
+		return false, 0
+	}
+	pp.lastAudit = now
+	suppressed, n.auditSuppressed = n.auditSuppressed, 0
+	return true, suppressed
 }
+
+// auditBurst bounds audit entries for refused connections (refilling one
+// a second).
+const auditBurst = 20
 
 // --- invites ---
 
@@ -790,25 +818,44 @@ func (n *Node) Invite(role Role) (Invite, error) {
 	return Invite{Code: code.String(), NodeID: n.id, Address: n.advertise, Role: role, Expires: exp.UTC()}, nil
 }
 
-func (n *Node) reserveInvite(id [inviteIDSize]byte) (*inviteState, []byte, error) {
+// checkInvite looks up an invite named in a hello. It does not reserve
+// it: only a handshake that proves knowledge of the secret (message 3)
+// can claim it, so someone who merely saw the id cannot block it.
+func (n *Node) checkInvite(id [inviteIDSize]byte) (*inviteState, []byte, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	inv := n.invites[id]
 	switch {
 	case inv == nil:
 		return nil, nil, ErrInviteInvalid
-	case inv.used, inv.busy:
+	case inv.used:
 		return nil, nil, ErrInviteUsed
 	case time.Now().After(inv.expires):
 		return nil, nil, ErrInviteExpired
 	}
-	inv.busy = true
 	return inv, inv.code.psk(), nil
 }
 
-func (n *Node) releaseInvite(inv *inviteState) {
+// claimInvite marks inv used by the handshake that just proved its
+// secret; the first one wins.
+func (n *Node) claimInvite(inv *inviteState) error {
 	n.mu.Lock()
-	inv.busy = false
+	defer n.mu.Unlock()
+	switch {
+	case inv.used:
+		return ErrInviteUsed
+	case time.Now().After(inv.expires):
+		return ErrInviteExpired
+	}
+	inv.used = true
+	return nil
+}
+
+// unclaimInvite gives an invite back when pairing failed after the claim
+// (the store refused the peer).
+func (n *Node) unclaimInvite(inv *inviteState) {
+	n.mu.Lock()
+	inv.used = false
 	n.mu.Unlock()
 }
 
@@ -880,7 +927,11 @@ func (n *Node) dial(ctx context.Context, addr string, tgt dialTarget) (*secureCo
 	}
 	pt, err := sc.readMsg()
 	if err != nil {
-		if tgt.invite != nil {
+		var ce *closeError
+		switch {
+		case errors.As(err, &ce) && ce.code >= closeInviteInvalid && ce.code <= closeInviteUsed:
+			return fail(inviteCloseError(err)) // another redeemer was first
+		case tgt.invite != nil:
 			// With XXpsk3 a wrong secret shows here: the responder could
 			// not read message 3 and hung up.
 			return fail(fmt.Errorf("%w: the inviter refused the handshake (%v)", ErrInviteInvalid, err))
