@@ -27,6 +27,7 @@ type Module struct {
 	digest   string
 	meta     abi.Metadata
 	exports  map[string]bool
+	gen      int // generation number within its catalog entry
 
 	mu         sync.Mutex
 	idle       []*instance

@@ -44,7 +44,12 @@ func (s *Session) instanceLocked(ctx context.Context) (*Module, *instance, error
 	}
 	cur, err := s.resolve()
 	if err != nil {
-		return nil, nil, err
+		if s.mod == nil {
+			return nil, nil, err
+		}
+		// The adapter was removed: a running miner keeps the generation it
+		// has until it stops.
+		cur = s.mod
 	}
 	if cur != s.mod {
 		if err := cur.acquire(); err != nil {

@@ -50,6 +50,8 @@ type AdapterInfo struct {
 	// Error says why the status is not ok.
 	Error  string `json:"error,omitempty"`
 	Digest string `json:"sha256,omitempty"`
+	// Generation counts the modules published under this name.
+	Generation int `json:"generation,omitempty"`
 	// Shadows is set when a drop-in replaces a built-in of the same name.
 	Shadows string `json:"shadows,omitempty"`
 }
