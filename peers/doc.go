@@ -106,15 +106,24 @@
 //   - Authorization happens right after the handshake, before any message
 //     from the peer is read: an unknown key gets the fixed
 //     unauthorized_peer frame, is disconnected, is listed as pending (ID,
-//     address, first and last seen, count; in memory, capped at 64) and
-//     audited (at most once a minute per ID).
+//     address, first and last seen, count; in memory, capped at 64, the
+//     oldest dropped) and audited (at most once a minute per ID, and
+//     node-wide at most 20 entries at once refilling one a second; the
+//     next entry written says how many were left out, so a flood of fresh
+//     keys cannot fill the audit log).
 //   - An invite (Node.Invite) is a single-use 128-bit secret valid for 10
 //     minutes. Whoever presents it gets the role chosen when it was made,
 //     so it should travel like a password. The secret never crosses the
 //     network: it keys the handshake (XXpsk3), which only succeeds if both
 //     sides hold it, and the code also pins the first 64 bits of the
-//     inviter's ID. Both nodes then store each other; the redeemer stores
-//     the inviter with role none — an invite grants one direction only.
+//     inviter's ID. The invite is claimed by the first handshake that
+//     proves the secret (message 3), never earlier, so someone who saw
+//     the invite's id on the wire cannot use or block it. Both nodes then
+//     store each other; the redeemer stores the inviter with role none —
+//     an invite grants one direction only. If the connection drops after
+//     the inviter stored the redeemer but before the redeemer read the
+//     verdict, the inviter has the pairing and the redeemer does not: a
+//     new invite (or adding the inviter by ID) completes it.
 //   - A node can also be added by its ID (AddPeer with the ID instead of
 //     a code): the dialer pins that key and the other side approves the
 //     pending ID (Approve) after comparing it out of band.
@@ -126,7 +135,11 @@
 //     is written to the audit log as "peer:<node id>".
 //   - Outside the model: anyone who can read node.key is that node; a
 //     peer that is granted controller can run any profile its adapters
-//     accept. Open invites and the pending list do not survive a restart.
+//     accept. Open invites, the pending list and the command-result cache
+//     do not survive a restart. The pre-authentication cap is global, not
+//     per source address: a flood of idle connections can delay new
+//     connections (existing sessions are unaffected) until the 5 s
+//     handshake deadline frees slots.
 //
 // # Use
 //
