@@ -24,6 +24,16 @@ func hostLogEnabled(level int32) int32
 // it, which is why they are only valid during the call.
 var inbuf []byte
 
+// bufs are the scratch buffers every call reuses. The parse_line and
+// parse_api results are written into bufs.out: output_write copies them
+// into the host before it returns and nothing else keeps the slice, so the
+// next call may overwrite it. bufs.lines point into inbuf.
+var bufs buffers
+
+// maxKeptOutput bounds the output buffer kept between calls, so that one
+// huge result does not pin its memory for the life of the instance.
+const maxKeptOutput = 256 << 10
+
 // Handle runs one ABI export: it reads the call's input from the host,
 // dispatches to a, writes the result and returns the status. Call it from
 // each //go:wasmexport function.
@@ -36,8 +46,12 @@ func Handle(a Adapter, export string) int32 {
 	if n > 0 {
 		inputRead(unsafe.Pointer(&in[0]), n)
 	}
-	status, out := Call(a, export, in)
-	if len(out) > 0 && outputWrite(unsafe.Pointer(&out[0]), int32(len(out))) < 0 {
+	status, out := call(a, export, in, &bufs)
+	ok := len(out) == 0 || outputWrite(unsafe.Pointer(&out[0]), int32(len(out))) >= 0
+	if cap(out) <= maxKeptOutput && cap(out) >= cap(bufs.out) {
+		bufs.out = out[:0] // the host has its copy: reuse the bytes next call
+	}
+	if !ok {
 		// The host rejects oversize output and fails the call itself.
 		return abi.StatusError
 	}

@@ -1,0 +1,436 @@
+package sdk
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/rigd/rigd/sdk/abi"
+)
+
+// fake is an adapter whose results the test sets.
+type fake struct {
+	lines abi.LineResult
+	stats abi.Stats
+	err   error
+	got   [][]byte
+}
+
+func (f *fake) Metadata() abi.Metadata { return abi.Metadata{Name: "fake"} }
+func (f *fake) BuildCommand(abi.BuildRequest) (abi.Command, error) {
+	return abi.Command{Args: []string{"--x"}}, f.err
+}
+func (f *fake) ParseLines(_ abi.Stream, lines [][]byte) (abi.LineResult, error) {
+	f.got = lines
+	return f.lines, f.err
+}
+func (f *fake) ParseAPI(abi.APIRequest) (abi.Stats, error) { return f.stats, f.err }
+
+func sampleResult() abi.LineResult {
+	return abi.LineResult{
+		Events: []abi.Event{
+			{Type: abi.EventShareAccepted, Time: "2021-12-01 10:00:00.123", Accepted: abi.I(3), Rejected: abi.I(0),
+				Difficulty: abi.F(120001), LatencyMS: abi.F(81), Pool: "pool.example.com:3333"},
+			{Type: abi.EventError, Message: "bad <line> \xff"},
+		},
+		Stats: &abi.Stats{HashrateHS: abi.F(1234.5), Accepted: abi.I(3), Devices: []abi.Device{{ID: 0, Kind: "cpu"}}},
+	}
+}
+
+func TestCallParseLineOutputIsJSONMarshal(t *testing.T) {
+	for name, res := range map[string]abi.LineResult{
+		"sample":    sampleResult(),
+		"nil":       {},
+		"no events": {Events: []abi.Event{}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			a := &fake{lines: res}
+			st, out := Call(a, abi.ExportParseLine, []byte("\x01a\nb\n"))
+			if st != abi.StatusOK {
+				t.Fatalf("status %d: %s", st, out)
+			}
+			if res.Events == nil {
+				res.Events = []abi.Event{} // what Call has always sent
+			}
+			want, err := json.Marshal(res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(out) != string(want) {
+				t.Errorf("parse_line output:\n got %s\nwant %s", out, want)
+			}
+			if len(a.got) != 2 || string(a.got[0]) != "a" || string(a.got[1]) != "b" {
+				t.Errorf("lines = %q", a.got)
+			}
+		})
+	}
+}
+
+func TestCallParseAPIOutputIsJSONMarshal(t *testing.T) {
+	a := &fake{stats: *sampleResult().Stats}
+	st, out := Call(a, abi.ExportParseAPI, []byte(`{"responses":[]}`))
+	if st != abi.StatusOK {
+		t.Fatalf("status %d: %s", st, out)
+	}
+	want, _ := json.Marshal(a.stats)
+	if string(out) != string(want) {
+		t.Errorf("parse_api output:\n got %s\nwant %s", out, want)
+	}
+}
+
+func TestCallNaNIsNull(t *testing.T) {
+	a := &fake{stats: abi.Stats{HashrateHS: abi.F(math.NaN())}}
+	st, out := Call(a, abi.ExportParseAPI, []byte(`{}`))
+	if st != abi.StatusOK {
+		t.Fatalf("status %d: %s", st, out)
+	}
+	var s abi.Stats
+	if err := json.Unmarshal(out, &s); err != nil || s.HashrateHS != nil {
+		t.Fatalf("NaN hashrate decoded as %v, %v: %s", s.HashrateHS, err, out)
+	}
+}
+
+// Call's results belong to the caller: a later call must not change them.
+func TestCallOutputsAreNotShared(t *testing.T) {
+	a := &fake{lines: sampleResult()}
+	_, first := Call(a, abi.ExportParseLine, []byte("\x01x"))
+	keep := string(first)
+	a.lines = abi.LineResult{Events: []abi.Event{{Type: abi.EventReady}}}
+	_, second := Call(a, abi.ExportParseLine, []byte("\x01y"))
+	if string(first) != keep {
+		t.Fatalf("first output changed after a second call: %s", first)
+	}
+	if string(second) != `{"events":[{"type":"ready"}]}` {
+		t.Fatalf("second output = %s", second)
+	}
+}
+
+// call with a reused buffer (what Handle does in wasm) writes each result
+// from the start of the buffer.
+func TestCallReusesBuffer(t *testing.T) {
+	a := &fake{lines: sampleResult()}
+	buf := make([]byte, 0, 4096)
+	bufs := &buffers{out: buf}
+	_, out := call(a, abi.ExportParseLine, []byte("\x01x"), bufs)
+	want, _ := json.Marshal(a.lines)
+	if string(out) != string(want) || &out[0] != &buf[:1][0] {
+		t.Fatalf("first call: %s (in buffer: %v)", out, &out[0] == &buf[:1][0])
+	}
+	a.lines = abi.LineResult{Events: []abi.Event{{Type: abi.EventReady}}}
+	bufs.out = out
+	_, out = call(a, abi.ExportParseLine, []byte("\x01y"), bufs)
+	if string(out) != `{"events":[{"type":"ready"}]}` {
+		t.Fatalf("second call: %s", out)
+	}
+}
+
+func TestCallErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want abi.Error
+	}{
+		{"adapter error", Errorf(abi.CodeBadInput, "no %s", "summary"), abi.Error{Code: abi.CodeBadInput, Message: "no summary"}},
+		{"retryable", Retryable(Errorf(abi.CodeBadInput, "not ready")), abi.Error{Code: abi.CodeBadInput, Message: "not ready", Retryable: true}},
+		{"retryable wrapped", Retryable(fmt.Errorf("ctx: %w", Errorf(abi.CodeUnsupported, "x"))), abi.Error{Code: abi.CodeUnsupported, Message: "x", Retryable: true}},
+		{"retryable plain", Retryable(errors.New("boom")), abi.Error{Code: abi.CodeInternal, Message: "boom", Retryable: true}},
+		{"plain error", errors.New("boom"), abi.Error{Code: abi.CodeInternal, Message: "boom"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, export := range []string{abi.ExportParseLine, abi.ExportParseAPI, abi.ExportBuildCommand} {
+				in := []byte("\x01x")
+				if export != abi.ExportParseLine {
+					in = []byte(`{}`)
+				}
+				st, out := Call(&fake{err: tt.err}, export, in)
+				if st != abi.StatusError {
+					t.Fatalf("%s: status %d: %s", export, st, out)
+				}
+				var got abi.Error
+				if err := json.Unmarshal(out, &got); err != nil {
+					t.Fatalf("%s: %v: %s", export, err, out)
+				}
+				if got != tt.want {
+					t.Errorf("%s: error = %+v, want %+v", export, got, tt.want)
+				}
+			}
+		})
+	}
+}
+
+func TestRetryable(t *testing.T) {
+	if Retryable(nil) != nil {
+		t.Error("Retryable(nil) != nil")
+	}
+	orig := Errorf(abi.CodeBadInput, "x")
+	r := Retryable(orig)
+	var ae *abi.Error
+	if !errors.As(r, &ae) || !ae.Retryable || ae.Code != abi.CodeBadInput || ae.Message != "x" {
+		t.Errorf("Retryable = %#v", r)
+	}
+	if orig.(*abi.Error).Retryable {
+		t.Error("Retryable changed the original error")
+	}
+	if r.Error() != orig.Error() {
+		t.Errorf("message %q, want %q", r.Error(), orig.Error())
+	}
+}
+
+func TestCallBadInput(t *testing.T) {
+	for _, tt := range []struct{ export, in, code string }{
+		{abi.ExportParseLine, "", abi.CodeBadInput},
+		{abi.ExportParseAPI, "{", abi.CodeBadInput},
+		{abi.ExportBuildCommand, "[", abi.CodeBadInput},
+		{"adapter_nope", "", abi.CodeUnsupported},
+	} {
+		st, out := Call(&fake{}, tt.export, []byte(tt.in))
+		var e abi.Error
+		if st != abi.StatusError || json.Unmarshal(out, &e) != nil || e.Code != tt.code {
+			t.Errorf("%s(%q) = %d %s, want code %s", tt.export, tt.in, st, out, tt.code)
+		}
+	}
+}
+
+func BenchmarkCallParseLine(b *testing.B) {
+	a := &fake{lines: sampleResult()}
+	in := []byte("\x01a\nb")
+	b.ReportAllocs()
+	var bufs buffers
+	for b.Loop() {
+		_, bufs.out = call(a, abi.ExportParseLine, in, &bufs)
+	}
+}
+
+// splitLinesRef is the byte-at-a-time split splitLines replaced.
+func splitLinesRef(b []byte) [][]byte {
+	if len(b) == 0 {
+		return nil
+	}
+	var lines [][]byte
+	for len(b) > 0 {
+		i := 0
+		for i < len(b) && b[i] != '\n' {
+			i++
+		}
+		lines = append(lines, b[:i:i])
+		if i == len(b) {
+			break
+		}
+		b = b[i+1:]
+	}
+	return lines
+}
+
+func TestSplitLines(t *testing.T) {
+	inputs := []string{"", "\n", "\n\n", "a", "a\n", "a\nb", "a\n\nb\n", "0123456\n89", "01234567\n", "0123456789abcdef\n",
+		"\x8a\n\x0a\x0b\x09\xff\n", "ab\ncd\nef\ngh\nij\nkl\nmn\nop\nqr\n", "no newline in these twenty-four bytes.."}
+	for n := range 40 {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('a' + i%26)
+		}
+		for i := range b {
+			c := append([]byte(nil), b...)
+			c[i] = '\n'
+			inputs = append(inputs, string(c))
+		}
+		inputs = append(inputs, string(b))
+	}
+	for _, in := range inputs {
+		got := splitLines(nil, []byte(in))
+		want := splitLinesRef([]byte(in))
+		if len(got) != len(want) {
+			t.Fatalf("splitLines(%q) = %q, want %q", in, got, want)
+		}
+		for i := range got {
+			if string(got[i]) != string(want[i]) || cap(got[i]) != len(got[i]) {
+				t.Fatalf("splitLines(%q) = %q, want %q", in, got, want)
+			}
+		}
+		if i, j := indexNewline([]byte(in)), bytesIndex(in); i != j {
+			t.Fatalf("indexNewline(%q) = %d, want %d", in, i, j)
+		}
+	}
+}
+
+func bytesIndex(s string) int {
+	for i := range len(s) {
+		if s[i] == '\n' {
+			return i
+		}
+	}
+	return -1
+}
+
+func FuzzSplitLines(f *testing.F) {
+	f.Add([]byte("a\nb\n"))
+	f.Add([]byte("\n\n\x0a\x8a\xff01234567\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, want := splitLines(nil, b), splitLinesRef(b)
+		if len(got) != len(want) {
+			t.Fatalf("splitLines(%q) = %q, want %q", b, got, want)
+		}
+		for i := range got {
+			if string(got[i]) != string(want[i]) {
+				t.Fatalf("splitLines(%q) = %q, want %q", b, got, want)
+			}
+		}
+	})
+}
+
+// checkAPIRequest checks decodeAPIRequest against json.Unmarshal on in and
+// reports whether the fast path took it.
+func checkAPIRequest(t *testing.T, in []byte) bool {
+	t.Helper()
+	var got, want abi.APIRequest
+	errGot := decodeAPIRequest(in, &got)
+	errWant := json.Unmarshal(in, &want)
+	if (errGot == nil) != (errWant == nil) || errGot != nil && errGot.Error() != errWant.Error() {
+		t.Fatalf("decodeAPIRequest(%q) error %v, json.Unmarshal %v", in, errGot, errWant)
+	}
+	if !reflect.DeepEqual(got, want) || (got.Responses == nil) != (want.Responses == nil) {
+		t.Fatalf("decodeAPIRequest(%q) = %#v, json.Unmarshal %#v", in, got, want)
+	}
+	_, fast := fastAPIRequest(in)
+	if fast && errWant != nil {
+		t.Fatalf("fast path accepted %q, which json.Unmarshal refuses: %v", in, errWant)
+	}
+	return fast
+}
+
+var apiPieces = []string{"", "a", "{\n    \"id\": \"1e8d\",\n    \"uptime\": 24,", "\"", "\\", "/", "<>&", "\x00", "\x1f", "\x7f",
+	"\b\f\n\r\t", "é", "€", "😀", "\u2028\u2029", "\ufffd", "\xff", "\xc3", "\xed\xa0\x80", "\\u0000", "        ", "0123456789abcdef"}
+
+func randomAPIRequest(r *rand.Rand) abi.APIRequest {
+	str := func() string {
+		var b strings.Builder
+		for n := r.IntN(12); n > 0; n-- {
+			if r.IntN(10) == 0 {
+				b.WriteByte(byte(r.IntN(256)))
+			} else {
+				b.WriteString(apiPieces[r.IntN(len(apiPieces))])
+			}
+		}
+		return b.String()
+	}
+	var req abi.APIRequest
+	switch n := r.IntN(5); n {
+	case 0:
+	case 1:
+		req.Responses = []abi.APIResponse{}
+	default:
+		for range n - 1 {
+			req.Responses = append(req.Responses, abi.APIResponse{Name: str(), Status: []int{0, 200, 404, -1, math.MaxInt, math.MinInt, math.MinInt + 1}[r.IntN(7)], Body: str()})
+		}
+	}
+	return req
+}
+
+// The host sends json.Marshal's form, which the fast path must always take.
+func TestDecodeAPIRequestCanonical(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for range 5000 {
+		in, err := json.Marshal(randomAPIRequest(r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !checkAPIRequest(t, in) {
+			t.Fatalf("fast path refused json.Marshal output %q", in)
+		}
+	}
+	for _, p := range []string{"api-summary.json", "api-backends.json"} {
+		body, err := os.ReadFile(filepath.Join("..", "adapters", "xmrig", "testdata", "6.16.0", p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, _ := json.Marshal(abi.APIRequest{Responses: []abi.APIResponse{{Name: "summary", Status: 200, Body: string(body)}}})
+		if !checkAPIRequest(t, in) {
+			t.Fatalf("fast path refused the real %s", p)
+		}
+	}
+}
+
+func TestDecodeAPIRequestOther(t *testing.T) {
+	for _, in := range []string{
+		``, `{}`, `null`, `[]`, `{"responses":null}`, `{"responses":[]}`, `{"responses":[]} `, ` {"responses":[]}`,
+		`{"responses": []}`, `{"Responses":[]}`, `{"responses":[null]}`, `{"responses":[{}]}`, `{"responses":{}}`,
+		`{"responses":[{"name":"a","status":200,"body":"b"}]}`,
+		`{"responses":[{"name":"a","status":200,"body":"b"},{"name":"c","status":0,"body":""}]}`,
+		`{"responses":[{"name":"a","status":200,"body":"b"}],"x":1}`,
+		`{"responses":[{"name":"a","status":200,"body":"b","x":1}]}`,
+		`{"responses":[{"body":"b","name":"a","status":200}]}`,
+		`{"responses":[{"NAME":"a","status":200,"body":"b"}]}`,
+		`{"responses":[{"name":"a","status":200.0,"body":"b"}]}`,
+		`{"responses":[{"name":"a","status":2e2,"body":"b"}]}`,
+		`{"responses":[{"name":"a","status":0200,"body":"b"}]}`,
+		`{"responses":[{"name":"a","status":-0,"body":"b"}]}`,
+		`{"responses":[{"name":"a","status":-,"body":"b"}]}`,
+		`{"responses":[{"name":"a","status":99999999999999999999,"body":"b"}]}`,
+		`{"responses":[{"name":"a","status":9223372036854775807,"body":"b"}]}`,
+		`{"responses":[{"name":"a","status":9223372036854775808,"body":"b"}]}`,
+		`{"responses":[{"name":"a","status":-9223372036854775808,"body":"b"}]}`,
+		`{"responses":[{"name":"a","status":-9223372036854775809,"body":"b"}]}`,
+		`{"responses":[{"name":"a","status":18446744073709551615,"body":"b"}]}`,
+		`{"responses":[{"name":"a","status":"200","body":"b"}]}`,
+		`{"responses":[{"name":"a","status":200,"body":"\ud83d\ude00 \ud800 \udc00x"}]}`,
+		`{"responses":[{"name":"a","status":200,"body":"\u00e9\u0000\u2028\uFFFD\/\b\f\n\r\t\"\\"}]}`,
+		`{"responses":[{"name":"a","status":200,"body":"\x"}]}`,
+		`{"responses":[{"name":"a","status":200,"body":"\u12"}]}`,
+		`{"responses":[{"name":"a","status":200,"body":"\u12G4"}]}`,
+		"{\"responses\":[{\"name\":\"a\",\"status\":200,\"body\":\"raw\tcontrol\"}]}",
+		"{\"responses\":[{\"name\":\"a\",\"status\":200,\"body\":\"bad \xff utf-8\"}]}",
+		"{\"responses\":[{\"name\":\"a\",\"status\":200,\"body\":\"ok é€😀 utf-8\"}]}",
+		`{"responses":[{"name":"a","status":200,"body":"unterminated}]}`,
+		`{"responses":[{"name":"a","status":200,"body":"b"}`,
+		`{"responses":[{"name":"a","status":200,"body":"b"},]}`,
+	} {
+		checkAPIRequest(t, []byte(in))
+	}
+}
+
+func FuzzDecodeAPIRequest(f *testing.F) {
+	f.Add([]byte(`{"responses":[{"name":"summary","status":200,"body":"{\n  \"a\": \"\\u003c\"}"}]}`))
+	f.Add([]byte(`{"responses":null}`))
+	f.Add([]byte(`{"responses":[{"name":"a","status":-1,"body":"\ud83d\ude00"}]}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		checkAPIRequest(t, in)
+	})
+}
+
+func BenchmarkDecodeAPIRequest(b *testing.B) {
+	var req abi.APIRequest
+	for _, p := range []string{"summary", "backends"} {
+		body, err := os.ReadFile(filepath.Join("..", "adapters", "xmrig", "testdata", "6.16.0", "api-"+p+".json"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		req.Responses = append(req.Responses, abi.APIResponse{Name: p, Status: 200, Body: string(body)})
+	}
+	in, _ := json.Marshal(req)
+	b.Run("fast", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var r abi.APIRequest
+			if err := decodeAPIRequest(in, &r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding/json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var r abi.APIRequest
+			if err := json.Unmarshal(in, &r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
