@@ -351,8 +351,7 @@ func TestGuardQuarantinesStuckCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.close(ctx)
-	release := make(chan struct{})
-	defer close(release)
+	release := make(chan struct{}, 1)
 	start := time.Now()
 	err = m.guard(ctx, "stuck", 20*time.Millisecond, func(context.Context) error { <-release; return nil })
 	if !errors.Is(err, ErrQuarantined) {
@@ -366,5 +365,14 @@ func TestGuardQuarantinesStuckCall(t *testing.T) {
 	}
 	if q := m.info(); q.Status != StatusQuarantined {
 		t.Fatalf("status = %q", q.Status)
+	}
+	// Once the stuck call comes back, the module serves again.
+	release <- struct{}{}
+	deadline := time.Now().Add(5 * time.Second)
+	for m.Quarantined() != nil && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := m.BuildCommand(ctx, sampleRequest(m.Metadata())); err != nil {
+		t.Fatalf("after the late return: %v", err)
 	}
 }

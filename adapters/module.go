@@ -204,7 +204,26 @@ func (m *Module) guard(ctx context.Context, what string, deadline time.Duration,
 	case <-t.C:
 		err := fmt.Errorf("%w: %s did not return within %s", ErrQuarantined, what, deadline+m.rt.deadlines.Grace)
 		m.setQuarantine(err)
+		// A call that does come back was slow (a stalled host), not stuck:
+		// lift the quarantine then. The instance stays poisoned.
+		go func() {
+			<-done
+			m.liftQuarantine(err)
+		}()
 		return err
+	}
+}
+
+// liftQuarantine ends a quarantine set for err.
+func (m *Module) liftQuarantine(err error) {
+	m.mu.Lock()
+	lifted := m.quarantine == err
+	if lifted {
+		m.quarantine = nil
+	}
+	m.mu.Unlock()
+	if lifted {
+		m.rt.log.Warn("adapter call returned late; quarantine lifted", "adapter", m.label(), "reason", err)
 	}
 }
 
