@@ -111,6 +111,15 @@ func TestRolesEnforced(t *testing.T) {
 	if !auditHas(w.store, "peer:"+obs.ID().String(), msgStopMiner, codeForbidden) {
 		t.Fatalf("forbidden stop not audited: %+v", w.store.Audit())
 	}
+	// Forbidden requests are audited, but a peer cannot flood the log.
+	before := len(w.store.Audit())
+	for range 30 {
+		obs.RemoteStop(ctx, w.ID().String(), "xmrig-rx0")
+		time.Sleep(60 * time.Millisecond) // under the request rate limit
+	}
+	if got := len(w.store.Audit()) - before; got < auditBurst-3 || got > auditBurst {
+		t.Fatalf("30 forbidden stops wrote %d audit entries, want at most %d", got, auditBurst)
+	}
 
 	// Controller: no admin verb, whatever it asks.
 	for _, verb := range []string{msgAddPeer, msgRemovePeer, msgApprovePeer, msgSetRole, msgInvite} {

@@ -132,7 +132,9 @@
 //     shows up as pending. Role changes (Approve on a known peer) apply to
 //     the next request.
 //   - Every command from a peer, and every refused request or connection,
-//     is written to the audit log as "peer:<node id>".
+//     is written to the audit log as "peer:<node id>". Refusals are
+//     bounded (forbidden requests: 20 per peer, then one per 10 s); an
+//     entry says how many were left out before it.
 //   - Outside the model: anyone who can read node.key is that node; a
 //     peer that is granted controller can run any profile its adapters
 //     accept. Open invites, the pending list and the command-result cache

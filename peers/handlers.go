@@ -32,7 +32,13 @@ func (n *Node) execute(p *peer, env envelope) []outMsg {
 	need := required[env.Type]
 	role := n.roleOf(p)
 	if need == RoleAdmin || role.rank() < need.rank() {
-		n.audit(who, env.Type, targetOf(env.Body), codeForbidden)
+		if ok, suppressed := n.allowForbiddenAudit(p); ok {
+			result := codeForbidden
+			if suppressed > 0 {
+				result += fmt.Sprintf(" (and %d forbidden requests from this peer not logged)", suppressed)
+			}
+			n.audit(who, env.Type, targetOf(env.Body), result)
+		}
 		msg := fmt.Sprintf("%s needs the %s role; this node grants you %s", env.Type, need, role)
 		if need == RoleAdmin {
 			msg = env.Type + " is an admin verb: only the rig's own user may change the allow-list"
@@ -66,6 +72,21 @@ func (n *Node) execute(p *peer, env envelope) []outMsg {
 		return []outMsg{{typ: msgResult, body: b}}
 	}
 	return errReply(codeUnknownType, env.Type)
+}
+
+// allowForbiddenAudit bounds the audit entries of one peer's forbidden
+// requests: 20 at once, then one every 10 s; the next entry written says
+// how many were left out.
+func (n *Node) allowForbiddenAudit(p *peer) (bool, int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !p.forbidAudit.take(time.Now(), 0.1, auditBurst) {
+		p.forbidSuppressed++
+		return false, 0
+	}
+	s := p.forbidSuppressed
+	p.forbidSuppressed = 0
+	return true, s
 }
 
 func errReply(code, msg string) []outMsg {

@@ -73,8 +73,8 @@ func TestMeshIntegration(t *testing.T) {
 		t.Fatalf("pending after approval: %+v", w2.Pending())
 	}
 	waitFor(t, 5*time.Second, "controller reconnects to worker-2", func() bool { return c.connectedTo(w2.ID()) })
-	if c.Connected() != 2 {
-		t.Fatalf("controller connected to %d peers, want 2", c.Connected())
+	if m := c.Metrics(); c.Connected() != 2 || m.Connected != 2 || m.Peers != 2 || m.Panics != 0 {
+		t.Fatalf("controller connected to %d peers (%+v), want 2", c.Connected(), m)
 	}
 
 	// Remote stats: both workers' miners, in parallel.

@@ -222,7 +222,10 @@ type peer struct {
 
 	limiter  bucket
 	minerOps map[string][]time.Time
-	cmds     cmdCache
+
+	forbidAudit      bucket
+	forbidSuppressed int
+	cmds             cmdCache
 
 	dialing  bool
 	stopDial context.CancelFunc
@@ -507,6 +510,36 @@ func (n *Node) Connected() int {
 		}
 	}
 	return c
+}
+
+// Metrics are the node's counters for /metrics.
+type Metrics struct {
+	// Peers is the allow-list size; Connected those with a live session.
+	Peers     int
+	Connected int
+	// Pending is the number of refused nodes listed.
+	Pending int
+	// RefusedPreAuth counts connections closed at accept because
+	// MaxPreAuth connections were already in the handshake.
+	RefusedPreAuth int64
+	// Envelopes counts messages parsed from authorized peers.
+	Envelopes int64
+	// Panics counts panics recovered in connection goroutines (a bug).
+	Panics int64
+}
+
+// Metrics returns the node's counters.
+func (n *Node) Metrics() Metrics {
+	n.mu.Lock()
+	m := Metrics{Peers: len(n.peers), Pending: len(n.pending)}
+	for _, p := range n.peers {
+		if p.current != nil {
+			m.Connected++
+		}
+	}
+	n.mu.Unlock()
+	m.RefusedPreAuth, m.Envelopes, m.Panics = n.refused.Load(), n.parsed.Load(), n.panics.Load()
+	return m
 }
 
 func (n *Node) hello() hello {
