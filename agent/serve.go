@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,6 +30,13 @@ type serveConfig struct {
 	LogFormat        string
 	StopMinersOnExit bool
 	PollInterval     time.Duration
+
+	// API access and limits (router.Config, router.ServerConfig).
+	AllowHosts        []string
+	CORSOrigins       []string
+	ReadHeaderTimeout time.Duration
+	RateLimit         float64
+	RateBurst         int
 }
 
 func serveCommand() *command {
@@ -39,6 +47,20 @@ func runServe(c *cli, args []string) error {
 	cmd := &command{summary: "Run the agent: supervise miners, collect their stats and serve the REST API.\n" +
 		"Stops on SIGINT/SIGTERM: in-flight requests finish (5 s), miners are stopped unless\n--stop-miners-on-exit=false."}
 	fs := c.flags(cmd)
+	cfg := serveFlags(fs)
+	args, err := c.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := exactArgs(args, 0, "no arguments"); err != nil {
+		return err
+	}
+	return serve(c, *cfg)
+}
+
+// serveFlags registers the flags of `rigd serve` (also used to check the
+// flags given to `rigd systemd-unit`).
+func serveFlags(fs *flag.FlagSet) *serveConfig {
 	var cfg serveConfig
 	fs.StringVar(&cfg.Listen, "listen", getenv("RIGD_LISTEN", "127.0.0.1:9090"), "REST API address (env RIGD_LISTEN)")
 	fs.StringVar(&cfg.DataDir, "data-dir", defaultDataDir(), "data directory (env RIGD_DATA_DIR)")
@@ -48,13 +70,11 @@ func runServe(c *cli, args []string) error {
 	fs.StringVar(&cfg.LogFormat, "log-format", "text", "text or json")
 	fs.BoolVar(&cfg.StopMinersOnExit, "stop-miners-on-exit", true, "stop the miners when the agent exits")
 	fs.DurationVar(&cfg.PollInterval, "poll-interval", 10*time.Second, "how often each miner's API is polled")
-	args, err := c.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := exactArgs(args, 0, "no arguments"); err != nil {
-		return err
-	}
+	apiFlags(fs, &cfg)
+	return &cfg
+}
+
+func serve(c *cli, cfg serveConfig) error {
 	log, err := newLogger(c.stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		return usagef("%v", err)
@@ -63,7 +83,7 @@ func runServe(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "rigd %s serving on http://%s%s (data dir %s)\n", Version, srv.Addr(), cfg.APIPrefix, cfg.DataDir)
+	fmt.Fprintf(c.stdout, "rigd %s serving on %s (data dir %s, API token in %s)\n", Version, srv.URL(), cfg.DataDir, layout{cfg.DataDir}.apiToken())
 	<-c.ctx.Done()
 	log.Info("shutting down")
 	return srv.Close()
@@ -91,6 +111,7 @@ type server struct {
 	rt      *adapters.Runtime
 	catalog *adapters.Catalog
 	manager *miner.Manager
+	api     *router.API
 	http    *http.Server
 	ln      net.Listener
 
@@ -146,22 +167,22 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	}
 	s.wg.Go(func() { s.manager.Run(bg) })
 
-	api := router.New(router.Config{Prefix: cfg.APIPrefix, Miners: s.manager, Logger: log.With("component", "api")})
 	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
-	s.http = &http.Server{
-		Handler:           api,
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	if s.api, err = s.newAPI(log); err != nil {
+		return nil, err
 	}
+	s.http = router.NewServer(s.api, router.ServerConfig{
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	})
 	s.wg.Go(func() {
 		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "err", err)
 		}
 	})
-	if err := os.WriteFile(l.agentAddr(), []byte(s.Addr()+"\n"), 0o600); err != nil {
+	if err := writeAgentAddr(l.agentAddr(), s.URL()); err != nil {
 		log.Warn("cannot record the agent address for the CLI", "err", err)
 	}
 	log.Info("serving", "addr", s.Addr(), "prefix", cfg.APIPrefix, "data_dir", cfg.DataDir)
@@ -178,14 +199,23 @@ func (s *server) Close() error {
 		var errs []error
 		if s.http != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			errs = append(errs, s.http.Shutdown(ctx))
+			if err := s.http.Shutdown(ctx); err != nil {
+				// In-flight requests got their 5 s; cut the rest off.
+				s.log.Warn("requests still running after 5 s were cut off", "err", err)
+				s.http.Close()
+			}
 			cancel()
+		}
+		if s.api != nil {
+			s.api.Close() // event streams end with the shutdown; wait for them
 		}
 		if s.manager != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			errs = append(errs, s.manager.Close(ctx, s.cfg.StopMinersOnExit))
 			cancel()
 		}
+		// TODO(lead): close storage (kv) here, after the manager has
+		// stopped writing: it flushes and releases the data dir lock.
 		if s.cancel != nil {
 			s.cancel()
 		}

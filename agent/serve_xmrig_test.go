@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -32,6 +33,7 @@ func testServer(t *testing.T, mutate func(*serveConfig)) (*server, *apiClient) {
 	if mutate != nil {
 		mutate(&cfg)
 	}
+	shareWasmCache(t, cfg.DataDir)
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	srv, err := startServer(context.Background(), cfg, log)
 	if err != nil {
@@ -43,6 +45,27 @@ func testServer(t *testing.T, mutate func(*serveConfig)) (*server, *apiClient) {
 		}
 	})
 	return srv, &apiClient{t: t, base: "http://" + srv.Addr() + cfg.APIPrefix}
+}
+
+// shareWasmCache points dataDir's wasm compilation cache at one shared
+// by every test run (under agenttest.CacheDir): compiling the built-in
+// adapters takes seconds, much longer under -race.
+func shareWasmCache(t *testing.T, dataDir string) {
+	t.Helper()
+	base, err := agenttest.CacheDir()
+	if err != nil {
+		return
+	}
+	shared := filepath.Join(base, "wasm-cache")
+	if err := os.MkdirAll(shared, 0o700); err != nil {
+		return
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(shared, layout{dataDir}.wasmCache()); err != nil && !os.IsExist(err) {
+		t.Logf("not sharing the wasm cache: %v", err)
+	}
 }
 
 // testWriter sends log output to t.Log.

@@ -1,0 +1,370 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rigd/rigd/agent/agenttest"
+	"github.com/rigd/rigd/agent/miner"
+	"github.com/rigd/rigd/router"
+)
+
+func TestMain(m *testing.M) {
+	agenttest.RunFakeMinerIfInvoked()
+	os.Exit(m.Run())
+}
+
+// run runs the CLI and returns its exit status, stdout and stderr.
+func run(ctx context.Context, args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := Main(ctx, args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// walk calls fn for every command with its path.
+func walk(cmd *command, path []string, fn func(path []string, cmd *command)) {
+	for _, s := range cmd.subs {
+		p := append(append([]string(nil), path...), s.name)
+		fn(p, s)
+		walk(s, p, fn)
+	}
+}
+
+// TestHelp: rigd --help lists every command, and every command and
+// group answers --help with its usage and exit status 0.
+func TestHelp(t *testing.T) {
+	code, out, _ := run(t.Context(), "--help")
+	if code != 0 {
+		t.Fatalf("rigd --help: exit %d", code)
+	}
+	for _, want := range []string{"serve", "status", "start", "stop", "logs", "stdin", "profiles", "history", "install", "uninstall",
+		"node", "peers", "remote", "adapters", "version", "systemd-unit", "info", "events", "available"} {
+		if !regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(want) + ` `).MatchString(out) {
+			t.Errorf("rigd --help does not list %q:\n%s", want, out)
+		}
+	}
+	n := 0
+	walk(root(), nil, func(path []string, cmd *command) {
+		n++
+		code, out, errs := run(t.Context(), append(path, "--help")...)
+		if code != 0 || !strings.HasPrefix(out, "Usage: rigd "+strings.Join(path, " ")) || errs != "" {
+			t.Errorf("rigd %s --help: exit %d, stdout %q, stderr %q", strings.Join(path, " "), code, out, errs)
+		}
+		if len(cmd.subs) > 0 {
+			for _, s := range cmd.subs {
+				if !strings.Contains(out, "  "+s.name+" ") {
+					t.Errorf("rigd %s --help does not list %s", strings.Join(path, " "), s.name)
+				}
+			}
+		}
+		// Client commands take --json (serve does not print; adapters
+		// validate and replay are local tools with their own output).
+		local := path[0] == "serve" || strings.Join(path, " ") == "adapters validate" || strings.Join(path, " ") == "adapters replay"
+		if cmd.run != nil && len(cmd.subs) == 0 && !strings.Contains(out, "-json") && !local {
+			t.Errorf("rigd %s has no --json", strings.Join(path, " "))
+		}
+	})
+	if n < 30 {
+		t.Fatalf("walked only %d commands", n)
+	}
+	// Usage errors: exit 2 with one line.
+	code, _, errs := run(t.Context(), "stop")
+	if code != 2 || strings.Count(errs, "\n") != 1 {
+		t.Fatalf("rigd stop: exit %d, stderr %q", code, errs)
+	}
+	code, _, errs = run(t.Context(), "nope")
+	if code != 2 || !strings.Contains(errs, `unknown command "nope"`) {
+		t.Fatalf("rigd nope: exit %d, stderr %q", code, errs)
+	}
+}
+
+// TestCLINoAgent: a client command without an agent fails with one line.
+func TestCLINoAgent(t *testing.T) {
+	code, out, errs := run(t.Context(), "status", "--data-dir", t.TempDir(), "--agent", "127.0.0.1:1")
+	if code != 1 || out != "" || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "cannot reach the agent at http://127.0.0.1:1/api/v1/mining") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}
+
+// TestCLI drives a real in-process agent with a fake miner through the
+// client commands.
+func TestCLI(t *testing.T) {
+	srv, _ := testServer(t, nil)
+	dir := srv.cfg.DataDir
+	fake := agenttest.FakeMiner(t, agenttest.FakeScenario{
+		Banner: []string{"\x1b[1;32m * ABOUT\x1b[0m XMRig/6.16.0 gcc/9.3.0", " * fake banner"},
+		Stdin:  map[string][]string{"h": {"| CPU # | AFFINITY | 10s H/s |"}},
+		RunFor: 2 * time.Minute,
+		TERM:   "exit",
+	})
+	ctx := t.Context()
+	cli := func(args ...string) (string, string) {
+		t.Helper()
+		code, out, errs := run(ctx, append(args, "--data-dir", dir)...)
+		if code != 0 {
+			t.Fatalf("rigd %s: exit %d: %s%s", strings.Join(args, " "), code, out, errs)
+		}
+		return out, errs
+	}
+	fails := func(want string, args ...string) {
+		t.Helper()
+		code, out, errs := run(ctx, append(args, "--data-dir", dir)...)
+		if code == 0 || strings.Count(errs, "\n") != 1 || !strings.HasPrefix(errs, "rigd") || !strings.Contains(errs, want) {
+			t.Fatalf("rigd %s: exit %d, stdout %q, stderr %q; want one line with %q", strings.Join(args, " "), code, out, errs, want)
+		}
+	}
+
+	// The address and the token come from the data dir.
+	b, err := os.ReadFile(filepath.Join(dir, "agent.addr"))
+	if err != nil || strings.TrimSpace(string(b)) != srv.URL() {
+		t.Fatalf("agent.addr %q, want %s (%v)", b, srv.URL(), err)
+	}
+
+	if out, _ := cli("status"); !strings.Contains(out, "no miners") {
+		t.Fatalf("status: %s", out)
+	}
+	out, _ := cli("start", "xmrig", "--binary", fake, "--name", "cli1", "--algo", "rx/0", "--pool", "127.0.0.1:3333", "--user", "wallet", "--threads", "1")
+	if !strings.Contains(out, "started cli1 (xmrig") {
+		t.Fatalf("start: %s", out)
+	}
+	fails("name already in use", "start", "xmrig", "--binary", fake, "--name", "cli1", "--algo", "rx/0", "--pool", "127.0.0.1:3333")
+	fails("--profile-id cannot be combined", "start", "xmrig", "--profile-id", "x")
+
+	out, _ = cli("status")
+	if !regexp.MustCompile(`(?m)^cli1\s+xmrig\s+running\s+\d+`).MatchString(out) {
+		t.Fatalf("status table:\n%s", out)
+	}
+	out, _ = cli("status", "--json")
+	var list []miner.Info
+	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list) != 1 || list[0].Name != "cli1" {
+		t.Fatalf("status --json: %v %s", err, out)
+	}
+	out, _ = cli("status", "cli1")
+	if !strings.Contains(out, "cli1 (xmrig") || !strings.Contains(out, "restarts") {
+		t.Fatalf("status cli1:\n%s", out)
+	}
+	// Logs, with and without ANSI.
+	var logs string
+	eventually(t, 10*time.Second, func() string {
+		logs, _ = cli("logs", "cli1")
+		if !strings.Contains(logs, "fake banner") {
+			return "no banner in the logs yet"
+		}
+		return ""
+	})
+	if !strings.Contains(logs, "\x1b[1;32m") {
+		t.Fatalf("logs lost the ANSI codes: %q", logs)
+	}
+	if out, _ := cli("logs", "cli1", "--strip", "--lines", "1"); strings.Contains(out, "\x1b[") || strings.Count(out, "\n") != 1 {
+		t.Fatalf("logs --strip --lines 1: %q", out)
+	}
+	// logs -f follows new lines until interrupted.
+	fctx, cancel := context.WithCancel(ctx)
+	var fout bytes.Buffer
+	var fwg sync.WaitGroup
+	var fcode int
+	fwg.Go(func() {
+		fcode = Main(fctx, []string{"logs", "-f", "--strip", "--data-dir", dir, "cli1"}, &syncWriter{w: &fout}, &bytes.Buffer{})
+	})
+	time.Sleep(300 * time.Millisecond)
+	if out, _ := cli("stdin", "cli1", "h"); !strings.Contains(out, "sent 1 byte(s) to cli1") {
+		t.Fatalf("stdin: %s", out)
+	}
+	eventually(t, 10*time.Second, func() string {
+		if strings.Contains(syncString(&fout), "AFFINITY") {
+			return ""
+		}
+		return "logs -f did not show the line printed after stdin"
+	})
+	cancel()
+	fwg.Wait()
+	if fcode != 0 {
+		t.Fatalf("logs -f exit %d", fcode)
+	}
+
+	if out, _ := cli("history", "cli1", "--since", "1h"); !strings.Contains(out, "cli1") {
+		t.Fatalf("history: %s", out)
+	}
+	if out, _ := cli("available"); !regexp.MustCompile(`(?m)^xmrig\s+XMRig`).MatchString(out) {
+		t.Fatalf("available:\n%s", out)
+	}
+	if out, _ := cli("info"); !strings.Contains(out, dir) || !strings.Contains(out, "adapter") || !strings.Contains(out, "ready") {
+		t.Fatalf("info:\n%s", out)
+	}
+	// Routes whose service is not wired print the 501 cleanly.
+	fails("not available", "profiles", "list")
+	fails("not available", "peers", "list")
+	fails("not available", "remote", "stats")
+	fails("not available", "node")
+	// Events: the snapshot of each miner first.
+	ectx, ecancel := context.WithTimeout(ctx, 2*time.Second)
+	_, eout, _ := run(ectx, "events", "--json", "--data-dir", dir)
+	ecancel()
+	if !strings.Contains(eout, `"type":"snapshot"`) || !strings.Contains(eout, `"miner":"cli1"`) {
+		t.Fatalf("events: %q", eout)
+	}
+
+	out, _ = cli("stop", "cli1")
+	if !strings.Contains(out, "stopped cli1") {
+		t.Fatalf("stop: %s", out)
+	}
+	fails("not found", "stop", "cli1")
+	fails("../x", "logs", "../x")
+	fails("missing.tar.gz", "install", "xmrig", "--from", filepath.Join(dir, "missing.tar.gz"))
+}
+
+// syncWriter guards a buffer written by a command running in a goroutine.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+var syncMu sync.Mutex
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	syncMu.Lock()
+	defer syncMu.Unlock()
+	return s.w.Write(p)
+}
+
+func syncString(b *bytes.Buffer) string {
+	syncMu.Lock()
+	defer syncMu.Unlock()
+	return b.String()
+}
+
+// TestServeAccessRules checks the wiring of the access rules on a real
+// agent: Host allow-list, cross-origin refusal, query tokens, the token
+// file.
+func TestServeAccessRules(t *testing.T) {
+	srv, _ := testServer(t, func(c *serveConfig) { c.AllowHosts = []string{"rig1.lan"} })
+	tokPath := filepath.Join(srv.cfg.DataDir, "api.token")
+	fi, err := os.Stat(tokPath)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("token file: %v %v", fi, err)
+	}
+	tok, err := readToken(tokPath)
+	if err != nil || !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(tok) {
+		t.Fatalf("token %q: %v", tok, err)
+	}
+	do := func(method, path string, hdr map[string]string) int {
+		req, _ := http.NewRequest(method, srv.URL()+path, strings.NewReader(`{"type":"xmrig"}`))
+		for k, v := range hdr {
+			if k == "Host" {
+				req.Host = v
+			} else {
+				req.Header.Set(k, v)
+			}
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		name, method, path string
+		hdr                map[string]string
+		want               int
+	}{
+		{"plain", "GET", "/miners", nil, 200},
+		{"allowed host", "GET", "/miners", map[string]string{"Host": "rig1.lan:9090"}, 200},
+		{"foreign host", "GET", "/miners", map[string]string{"Host": "evil.example"}, 403},
+		{"cross-origin post", "POST", "/miners", map[string]string{"Origin": "http://evil.example"}, 403},
+		{"query token", "GET", "/miners?token=" + tok, nil, 401},
+		{"wrong token", "GET", "/miners", map[string]string{"Authorization": "Bearer x"}, 401},
+		{"right token", "GET", "/miners", map[string]string{"Authorization": "Bearer " + tok}, 200},
+	} {
+		if got := do(tc.method, tc.path, tc.hdr); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+	// A restarted agent keeps its token.
+	tok2, created, err := loadOrCreateToken(tokPath)
+	if err != nil || created || tok2 != tok {
+		t.Fatalf("second load: %q %v %v", tok2, created, err)
+	}
+}
+
+func TestTokenFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "api.token")
+	// Concurrent first starts agree on one token.
+	var wg sync.WaitGroup
+	toks := make([]string, 8)
+	for i := range toks {
+		wg.Go(func() {
+			tok, _, err := loadOrCreateToken(path)
+			if err != nil {
+				t.Error(err)
+			}
+			toks[i] = tok
+		})
+	}
+	wg.Wait()
+	for _, tok := range toks {
+		if tok != toks[0] || len(tok) != 64 {
+			t.Fatalf("tokens %v", toks)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("temp files left: %v", entries)
+	}
+	os.Chmod(path, 0o644)
+	if _, _, err := loadOrCreateToken(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("a world-readable token was accepted: %v", err)
+	}
+	os.WriteFile(path, []byte("short\n"), 0o600)
+	if _, _, err := loadOrCreateToken(path); err == nil {
+		t.Fatal("a short token was accepted")
+	}
+}
+
+// TestGracefulShutdown: Close returns promptly with an event stream open
+// and an in-flight request finishing, and the address file is removed.
+func TestGracefulShutdown(t *testing.T) {
+	cfg := serveConfig{Listen: "127.0.0.1:0", DataDir: t.TempDir(), APIPrefix: router.DefaultPrefix, StopMinersOnExit: true, PollInterval: time.Second}
+	shareWasmCache(t, cfg.DataDir)
+	srv, err := startServer(t.Context(), cfg, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := router.NewClient(srv.URL(), "", nil)
+	ectx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	got := make(chan error, 1)
+	go func() { got <- c.Events(ectx, nil, func(router.StreamEvent) error { return nil }) }()
+	time.Sleep(200 * time.Millisecond)
+	start := time.Now()
+	if err := srv.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("close took %v with an event stream open", d)
+	}
+	select {
+	case err := <-got:
+		if err == nil {
+			t.Fatal("the event stream did not end with the agent")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the event stream is still open after Close")
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, "agent.addr")); !os.IsNotExist(err) {
+		t.Fatalf("agent.addr left behind: %v", err)
+	}
+	if _, err := c.Health(t.Context()); err == nil {
+		t.Fatal("the agent still answers after Close")
+	}
+}
