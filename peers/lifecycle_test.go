@@ -1,9 +1,11 @@
 package peers
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -182,5 +184,34 @@ func TestJitter(t *testing.T) {
 	}
 	if jitter(0) != 0 {
 		t.Fatal("jitter(0)")
+	}
+}
+
+// The upgrade is refused with 403 when an Origin header is present (any
+// browser page) and with 404 off /p2p/v1.
+func TestUpgradeRefusals(t *testing.T) {
+	n := startNode(t, testConfig(t, "n", NodeWorker))
+	status := func(path, extra string) string {
+		conn, err := net.Dial("tcp", n.Info().Listen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		conn.Write([]byte("GET " + path + " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" + extra + "\r\n"))
+		line, _ := bufio.NewReader(conn).ReadString('\n')
+		return line
+	}
+	for _, tc := range []struct{ path, extra, want string }{
+		{Path, "Origin: https://evil.example\r\n", " 403 "},
+		{Path, "origin: null\r\n", " 403 "},
+		{"/api/v1", "", " 404 "},
+		{Path + "?x=1", "", " 404 "},
+		{Path, "", " 101 "},
+	} {
+		if got := status(tc.path, tc.extra); !strings.Contains(got, tc.want) {
+			t.Errorf("GET %s with %q: %q, want %s", tc.path, tc.extra, got, tc.want)
+		}
 	}
 }
