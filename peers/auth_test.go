@@ -377,8 +377,16 @@ func TestRemoteLogsLarge(t *testing.T) {
 	if _, err := ctl.RemoteStatsOf(context.Background(), "ZZZZZ-ZZZZZ"); !errors.Is(err, ErrUnknownPeer) {
 		t.Fatalf("unknown short id: %v", err)
 	}
-	if _, err := ctl.RemoteStatsOf(context.Background(), "not an id"); !errors.Is(err, ErrInvalidID) {
-		t.Fatalf("malformed id: %v", err)
+	if _, err := ctl.RemoteStatsOf(context.Background(), "not a peer"); !errors.Is(err, ErrUnknownPeer) {
+		t.Fatalf("unknown name: %v", err)
+	}
+	if rs, err := ctl.RemoteStatsOf(ctx, "worker"); err != nil || rs.NodeID != w.ID() {
+		t.Fatalf("by name: %+v %v", rs, err)
+	}
+	typo := []byte(w.ID().String())
+	typo[0] = map[bool]byte{true: 'B', false: 'A'}[typo[0] == 'A']
+	if _, err := ctl.RemoteStatsOf(ctx, string(typo)); !errors.Is(err, ErrInvalidID) {
+		t.Fatalf("mistyped full id: %v", err)
 	}
 }
 

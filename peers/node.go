@@ -165,7 +165,9 @@ func (c *Config) setDefaults() error {
 
 // Node is one rig's P2P endpoint: its identity, listener, allow-list,
 // sessions and the remote operations. Its methods are safe for concurrent
-// use.
+// use. Methods taking a peer id as a string accept the full id, a short id
+// naming exactly one known (or pending) peer, or the name of exactly one
+// known peer.
 type Node struct {
 	cfg       Config
 	log       *slog.Logger
@@ -1189,39 +1191,49 @@ func (n *Node) detach(s *session) {
 
 // --- the API the REST and CLI side uses ---
 
-// resolve turns a full node id, or a short id naming exactly one known or
-// pending peer, into a NodeID.
+// resolve turns what a user typed into a NodeID: a full node id; a short
+// id naming exactly one known or pending peer; or the name of exactly one
+// known peer.
 func (n *Node) resolve(s string) (NodeID, error) {
 	if id, err := ParseNodeID(s); err == nil {
 		return id, nil
 	}
-	c := normalizeCode(s)
-	if len(c) != shortIDTextLen || !isBase32(c) {
-		return NodeID{}, fmt.Errorf("%w: %q (want the full id or a short id)", ErrInvalidID, s)
-	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var found []NodeID
-	seen := map[NodeID]bool{}
-	add := func(id NodeID) {
-		if !seen[id] && strings.HasPrefix(id.compact(), c) {
-			seen[id] = true
-			found = append(found, id)
+	if c := normalizeCode(s); len(c) == shortIDTextLen && isBase32(c) {
+		seen := map[NodeID]bool{}
+		add := func(id NodeID) {
+			if !seen[id] && strings.HasPrefix(id.compact(), c) {
+				seen[id] = true
+				found = append(found, id)
+			}
+		}
+		for id := range n.peers {
+			add(id)
+		}
+		for id := range n.pending {
+			add(id)
 		}
 	}
-	for id := range n.peers {
-		add(id)
-	}
-	for id := range n.pending {
-		add(id)
+	if len(found) == 0 && s != "" {
+		for id, p := range n.peers {
+			if p.rec.Name == s {
+				found = append(found, id)
+			}
+		}
 	}
 	switch len(found) {
 	case 0:
-		return NodeID{}, fmt.Errorf("%w: %s", ErrUnknownPeer, s)
+		if len(normalizeCode(s)) == nodeIDTextLen {
+			_, err := ParseNodeID(s)
+			return NodeID{}, err // a mistyped full id
+		}
+		return NodeID{}, fmt.Errorf("%w: %q", ErrUnknownPeer, s)
 	case 1:
 		return found[0], nil
 	}
-	return NodeID{}, fmt.Errorf("%w: short id %s matches %d peers; use the full id", ErrInvalidID, s, len(found))
+	return NodeID{}, fmt.Errorf("%w: %q names %d peers; use the full id", ErrInvalidID, s, len(found))
 }
 
 // AddPeer pairs with the node at address. code is either an invite code
