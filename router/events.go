@@ -60,11 +60,17 @@ func (h *hub) unsubscribe(c chan StreamEvent) {
 
 func (h *hub) publish(e StreamEvent) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	subs := make([]chan StreamEvent, 0, len(h.subs))
 	for c := range h.subs {
+		subs = append(subs, c)
+	}
+	h.mu.Unlock()
+	// Channels are never closed, so a client that unsubscribed meanwhile
+	// only gets an event nobody reads.
+	for _, c := range subs {
 		select {
 		case c <- e:
-		default: // the client's bus subscription will be dropped too
+		default: // a client this far behind loses progress reports only
 		}
 	}
 }

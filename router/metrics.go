@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -84,64 +85,141 @@ var minerStates = []miner.State{
 	miner.StateCrashed, miner.StateBackoff, miner.StateCrashLooping, miner.StateFailed,
 }
 
-// collector reads the Manager's snapshot at scrape time.
+// collector reads the Manager's snapshot at scrape time. Gauges live in
+// vectors that keep their label pairs from scrape to scrape (the series of
+// a rig change rarely), so a scrape sets values instead of building every
+// series anew; series whose miner, device or value went away are deleted.
+// Counters (shares, restarts) are built per scrape: a vector cannot set a
+// counter.
 type collector struct {
 	miners Miners
 	peers  Peers
 	now    func() time.Time
 
-	hashrate, shares, uptime, restarts, state, poolUp    *prometheus.Desc
-	devHashrate, devTemp, devFan, devPower, p2pPeers, up *prometheus.Desc
+	mu   sync.Mutex        // one scrape at a time updates the vectors
+	seen map[string]string // miner -> fingerprint of its series' labels
+
+	shares, restarts, p2pPeers, up         *prometheus.Desc
+	hashrate, uptime, state, poolUp        *prometheus.GaugeVec
+	devHashrate, devTemp, devFan, devPower *prometheus.GaugeVec
+	vecs                                   []*prometheus.GaugeVec
 }
 
 func newCollector(miners Miners, peers Peers) *collector {
 	ml := []string{"miner", "type"}
 	dl := []string{"miner", "type", "device", "kind", "name"}
-	return &collector{
+	gv := func(name, help string, labels []string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
+	}
+	c := &collector{
 		miners:      miners,
 		peers:       peers,
 		now:         time.Now,
+		seen:        map[string]string{},
 		up:          prometheus.NewDesc("rigd_miners", "Number of miners the agent supervises.", nil, nil),
-		hashrate:    prometheus.NewDesc("rigd_miner_hashrate_hs", "Miner hashrate in H/s over a window (10s, 60s, 15m) as the miner reports it.", append(ml, "window"), nil),
 		shares:      prometheus.NewDesc("rigd_miner_shares_total", "Shares of the current miner process by result (accepted, rejected, stale); resets when the process restarts.", append(ml, "result"), nil),
-		uptime:      prometheus.NewDesc("rigd_miner_uptime_seconds", "Seconds since the miner process started (0 when not running).", ml, nil),
 		restarts:    prometheus.NewDesc("rigd_miner_restarts_total", "Automatic restarts since the miner was started.", ml, nil),
-		state:       prometheus.NewDesc("rigd_miner_state", "Lifecycle state of the miner: 1 for the current state, 0 for the others.", append(ml, "state"), nil),
-		poolUp:      prometheus.NewDesc("rigd_miner_pool_connected", "1 when the miner is connected to its pool.", ml, nil),
-		devHashrate: prometheus.NewDesc("rigd_device_hashrate_hs", "Device hashrate in H/s.", dl, nil),
-		devTemp:     prometheus.NewDesc("rigd_device_temperature_celsius", "Device temperature in °C.", dl, nil),
-		devFan:      prometheus.NewDesc("rigd_device_fan_percent", "Device fan speed in percent.", dl, nil),
-		devPower:    prometheus.NewDesc("rigd_device_power_watts", "Device power draw in W.", dl, nil),
 		p2pPeers:    prometheus.NewDesc("rigd_p2p_peers", "Paired P2P peers by connection status.", []string{"status"}, nil),
+		hashrate:    gv("rigd_miner_hashrate_hs", "Miner hashrate in H/s over a window (10s, 60s, 15m) as the miner reports it.", append(ml, "window")),
+		uptime:      gv("rigd_miner_uptime_seconds", "Seconds since the miner process started (0 when not running).", ml),
+		state:       gv("rigd_miner_state", "Lifecycle state of the miner: 1 for the current state, 0 for the others.", append(ml, "state")),
+		poolUp:      gv("rigd_miner_pool_connected", "1 when the miner is connected to its pool.", ml),
+		devHashrate: gv("rigd_device_hashrate_hs", "Device hashrate in H/s.", dl),
+		devTemp:     gv("rigd_device_temperature_celsius", "Device temperature in °C.", dl),
+		devFan:      gv("rigd_device_fan_percent", "Device fan speed in percent.", dl),
+		devPower:    gv("rigd_device_power_watts", "Device power draw in W.", dl),
 	}
+	c.vecs = []*prometheus.GaugeVec{c.hashrate, c.uptime, c.state, c.poolUp, c.devHashrate, c.devTemp, c.devFan, c.devPower}
+	return c
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.hashrate, c.shares, c.uptime, c.restarts, c.state, c.poolUp, c.devHashrate, c.devTemp, c.devFan, c.devPower, c.p2pPeers} {
+	for _, d := range []*prometheus.Desc{c.up, c.shares, c.restarts, c.p2pPeers} {
 		ch <- d
 	}
+	for _, v := range c.vecs {
+		v.Describe(ch)
+	}
+}
+
+// setOrDelete sets a series to *v, or deletes it when v is nil (unknown
+// values are absent, never 0).
+func setOrDelete(vec *prometheus.GaugeVec, v *float64, labels ...string) {
+	if v == nil {
+		vec.DeleteLabelValues(labels...)
+		return
+	}
+	vec.WithLabelValues(labels...).Set(*v)
+}
+
+// fingerprint names the label sets of a miner's series: when it changes
+// (type or devices), the miner's old series are deleted first.
+func fingerprint(m *miner.Info) string {
+	var b strings.Builder
+	b.WriteString(m.Type)
+	for i := range m.Stats.Devices {
+		d := &m.Stats.Devices[i]
+		b.WriteByte(0)
+		b.WriteString(d.Kind)
+		b.WriteString(strconv.Itoa(d.ID))
+		b.WriteByte(0)
+		b.WriteString(d.Name)
+	}
+	return b.String()
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	list := c.miners.List()
 	now := c.now()
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-	}
+	// Metrics are sent after the lock is released (no channel send under
+	// a lock); the vectors are safe for concurrent use.
+	consts := make([]prometheus.Metric, 0, 1+4*len(list))
 	counter := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+		consts = append(consts, prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...))
 	}
-	gauge(c.up, float64(len(list)))
+	consts = append(consts, prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, float64(len(list))))
+
+	c.mu.Lock()
+	current := make(map[string]bool, len(list))
 	for i := range list {
 		m := &list[i]
+		current[m.Name] = true
+		if fp := fingerprint(m); c.seen[m.Name] != fp {
+			c.forgetLocked(m.Name)
+			c.seen[m.Name] = fp
+		}
 		st := &m.Stats
-		for _, w := range []struct {
-			name string
-			v    *float64
-		}{{"10s", st.HashrateHS}, {"60s", st.Hashrate60sHS}, {"15m", st.Hashrate15mHS}} {
-			if w.v != nil {
-				gauge(c.hashrate, *w.v, m.Name, m.Type, w.name)
+		setOrDelete(c.hashrate, st.HashrateHS, m.Name, m.Type, "10s")
+		setOrDelete(c.hashrate, st.Hashrate60sHS, m.Name, m.Type, "60s")
+		setOrDelete(c.hashrate, st.Hashrate15mHS, m.Name, m.Type, "15m")
+		up := 0.0
+		if m.StartedAt != nil && (m.State == miner.StateRunning || m.State == miner.StateStarting) {
+			up = now.Sub(*m.StartedAt).Seconds()
+		}
+		c.uptime.WithLabelValues(m.Name, m.Type).Set(up)
+		for _, s := range minerStates {
+			v := 0.0
+			if m.State == s {
+				v = 1
 			}
+			c.state.WithLabelValues(m.Name, m.Type, string(s)).Set(v)
+		}
+		var pool *float64
+		if st.PoolConnected != nil {
+			v := 0.0
+			if *st.PoolConnected {
+				v = 1
+			}
+			pool = &v
+		}
+		setOrDelete(c.poolUp, pool, m.Name, m.Type)
+		for j := range st.Devices {
+			d := &st.Devices[j]
+			dev := d.Kind + strconv.Itoa(d.ID)
+			setOrDelete(c.devHashrate, d.HashrateHS, m.Name, m.Type, dev, d.Kind, d.Name)
+			setOrDelete(c.devTemp, d.TempC, m.Name, m.Type, dev, d.Kind, d.Name)
+			setOrDelete(c.devFan, d.FanPct, m.Name, m.Type, dev, d.Kind, d.Name)
+			setOrDelete(c.devPower, d.PowerW, m.Name, m.Type, dev, d.Kind, d.Name)
 		}
 		for _, s := range []struct {
 			name string
@@ -151,39 +229,22 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 				counter(c.shares, float64(*s.v), m.Name, m.Type, s.name)
 			}
 		}
-		up := 0.0
-		if m.StartedAt != nil && (m.State == miner.StateRunning || m.State == miner.StateStarting) {
-			up = now.Sub(*m.StartedAt).Seconds()
-		}
-		gauge(c.uptime, up, m.Name, m.Type)
 		counter(c.restarts, float64(m.Restarts), m.Name, m.Type)
-		for _, s := range minerStates {
-			v := 0.0
-			if m.State == s {
-				v = 1
-			}
-			gauge(c.state, v, m.Name, m.Type, string(s))
-		}
-		if st.PoolConnected != nil {
-			v := 0.0
-			if *st.PoolConnected {
-				v = 1
-			}
-			gauge(c.poolUp, v, m.Name, m.Type)
-		}
-		for j := range st.Devices {
-			d := &st.Devices[j]
-			labels := []string{m.Name, m.Type, d.Kind + strconv.Itoa(d.ID), d.Kind, d.Name}
-			for _, f := range []struct {
-				desc *prometheus.Desc
-				v    *float64
-			}{{c.devHashrate, d.HashrateHS}, {c.devTemp, d.TempC}, {c.devFan, d.FanPct}, {c.devPower, d.PowerW}} {
-				if f.v != nil {
-					gauge(f.desc, *f.v, labels...)
-				}
-			}
+	}
+	for name := range c.seen {
+		if !current[name] {
+			c.forgetLocked(name)
+			delete(c.seen, name)
 		}
 	}
+	c.mu.Unlock()
+	for _, m := range consts {
+		ch <- m
+	}
+	for _, v := range c.vecs {
+		v.Collect(ch)
+	}
+
 	if c.peers != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -196,8 +257,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 					disc++
 				}
 			}
-			gauge(c.p2pPeers, conn, "connected")
-			gauge(c.p2pPeers, disc, "disconnected")
+			ch <- prometheus.MustNewConstMetric(c.p2pPeers, prometheus.GaugeValue, conn, "connected")
+			ch <- prometheus.MustNewConstMetric(c.p2pPeers, prometheus.GaugeValue, disc, "disconnected")
 		}
+	}
+}
+
+// forgetLocked deletes every series of a miner.
+func (c *collector) forgetLocked(name string) {
+	for _, v := range c.vecs {
+		v.DeletePartialMatch(prometheus.Labels{"miner": name})
 	}
 }

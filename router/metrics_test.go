@@ -57,6 +57,18 @@ func TestMetrics(t *testing.T) {
 	if _, err := m.Gatherer().Gather(); err != nil {
 		t.Errorf("gather: %v", err)
 	}
+	// Scrape-time: a value that becomes unknown and a device that goes
+	// away disappear.
+	ta.fm.mu.Lock()
+	info := ta.fm.miners["gpu"]
+	info.Stats.HashrateHS = nil
+	info.Stats.Devices = info.Stats.Devices[:1]
+	ta.fm.miners["gpu"] = info
+	ta.fm.mu.Unlock()
+	_, b = ta.do("GET", "//metrics", "", nil)
+	if strings.Contains(string(b), `window="10s"`) || strings.Contains(string(b), `device="nvidia1"`) || !strings.Contains(string(b), `device="nvidia0"`) {
+		t.Errorf("stale series after the snapshot changed:\n%s", b)
+	}
 	// Scrape-time: a stopped miner disappears without any event handling.
 	ta.fm.Stop(t.Context(), "gpu")
 	_, b = ta.do("GET", "//metrics", "", nil)
