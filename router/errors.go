@@ -3,7 +3,6 @@ package router
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/rigd/rigd/agent/miner"
@@ -45,10 +44,15 @@ var ErrNotImplemented = errors.New("not implemented in this agent")
 // does not allow (a remote peer refusing a verb): 403.
 var ErrForbidden = errors.New("forbidden")
 
+// notImplementedError says what is missing; it matches
+// ErrNotImplemented.
+type notImplementedError struct{ msg string }
+
+func (e *notImplementedError) Error() string        { return e.msg }
+func (e *notImplementedError) Is(target error) bool { return target == ErrNotImplemented }
+
 // notImplemented is the error of a route whose service is nil.
-func notImplemented(what string) error {
-	return fmt.Errorf("%s: %w", what, ErrNotImplemented)
-}
+func notImplemented(what string) error { return &notImplementedError{what} }
 
 // Error is an API error with its status and code; handlers return it for
 // conditions that have no sentinel elsewhere, and the Client returns it for

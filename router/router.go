@@ -186,7 +186,12 @@ func New(cfg Config) *API {
 		writeError(w, apiError(http.StatusNotFound, CodeNotFound, "no route "+r.Method+" "+r.URL.Path+" (see "+a.cfg.Prefix+"/openapi.json)"))
 	})
 	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, apiError(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method "+r.Method+" not allowed on "+r.URL.Path+" (allowed: "+w.Header().Get("Allow")+")"))
+		allow := w.Header().Get("Allow")
+		if len(a.cors) == 0 { // httprouter always lists OPTIONS; only CORS preflights get an answer
+			allow = strings.TrimSuffix(strings.ReplaceAll(allow+", ", "OPTIONS, ", ""), ", ")
+			w.Header().Set("Allow", allow)
+		}
+		writeError(w, apiError(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method "+r.Method+" not allowed on "+r.URL.Path+" (allowed: "+allow+")"))
 	})
 	r.PanicHandler = func(w http.ResponseWriter, r *http.Request, v any) {
 		a.log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", v)

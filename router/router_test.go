@@ -235,7 +235,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown root route", "GET", "//favicon.ico", "", nil, 404, CodeNotFound, "no route"},
 		{"trailing slash", "GET", "/miners/", "", nil, 404, CodeNotFound, "no route"},
 		{"remote 2 segments", "GET", "/remote/rig2", "", nil, 404, CodeNotFound, "no route"},
-		{"wrong method", "PATCH", "/miners", `{}`, nil, 405, CodeMethodNotAllowed, "allowed: "},
+		{"wrong method", "PATCH", "/miners", `{}`, nil, 405, CodeMethodNotAllowed, "(allowed: GET, POST)"},
 		{"wrong method on param", "PUT", "/miners/cpu", `{}`, nil, 405, CodeMethodNotAllowed, "DELETE"},
 		{"events without stream", "GET", "/events", "", nil, 400, CodeNotAcceptable, "text/event-stream"},
 		{"events bad filter", "GET", "/events?miners=a,../b", "", map[string]string{"Accept": "text/event-stream"}, 400, CodeInvalidName, "miners"},

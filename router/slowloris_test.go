@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -92,4 +93,38 @@ func TestSlowloris(t *testing.T) {
 		t.Fatalf("the last slow connection closed after %v (header timeout %v)", last, headerTimeout)
 	}
 	t.Logf("%d slow connections closed within %v; normal requests took at most %v", conns, last, worst)
+}
+
+// TestHeaderLimit: request headers over MaxHeaderBytes are refused with
+// 431 and the server keeps serving.
+func TestHeaderLimit(t *testing.T) {
+	api := New(fullConfig(newFakeMiners()))
+	srv := NewServer(api, ServerConfig{MaxHeaderBytes: 4 << 10})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { srv.Serve(ln) })
+	t.Cleanup(func() {
+		srv.Close()
+		wg.Wait()
+		api.Close()
+	})
+	url := "http://" + ln.Addr().String() + api.Prefix() + "/health"
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("X-Big", strings.Repeat("a", 64<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("64 KiB header: %d", resp.StatusCode)
+	}
+	resp, err = http.Get(url)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("after a big header: %v %v", resp, err)
+	}
+	resp.Body.Close()
 }
