@@ -52,10 +52,13 @@ func TestHelp(t *testing.T) {
 			t.Errorf("rigd --help does not list %q:\n%s", want, out)
 		}
 	}
-	n := 0
+	n, clients := 0, 0
 	walk(root(), nil, func(path []string, cmd *command) {
 		n++
 		code, out, errs := run(t.Context(), append(path, "--help")...)
+		if strings.Contains(out, "-agent URL") {
+			clients++
+		}
 		if code != 0 || !strings.HasPrefix(out, "Usage: rigd "+strings.Join(path, " ")) || errs != "" {
 			t.Errorf("rigd %s --help: exit %d, stdout %q, stderr %q", strings.Join(path, " "), code, out, errs)
 		}
@@ -66,15 +69,13 @@ func TestHelp(t *testing.T) {
 				}
 			}
 		}
-		// Client commands take --json (serve does not print; adapters
-		// validate and replay are local tools with their own output).
-		local := path[0] == "serve" || strings.Join(path, " ") == "adapters validate" || strings.Join(path, " ") == "adapters replay"
-		if cmd.run != nil && len(cmd.subs) == 0 && !strings.Contains(out, "-json") && !local {
+		// Commands that talk to the agent take --json.
+		if strings.Contains(out, "-agent URL") && !strings.Contains(out, "-json") {
 			t.Errorf("rigd %s has no --json", strings.Join(path, " "))
 		}
 	})
-	if n < 30 {
-		t.Fatalf("walked only %d commands", n)
+	if n < 30 || clients < 25 {
+		t.Fatalf("walked only %d commands, %d of them client commands", n, clients)
 	}
 	// Usage errors: exit 2 with one line.
 	code, _, errs := run(t.Context(), "stop")
