@@ -30,8 +30,15 @@ const (
 	StatusQuarantined = "quarantined" // a call did not return
 )
 
-// ErrNotAllowed is a drop-in whose digest is not in the allow-list.
-var ErrNotAllowed = errors.New("adapters: module digest not in the allow-list")
+// Errors of catalog operations.
+var (
+	// ErrNotAllowed is a drop-in whose digest is not in the allow-list.
+	ErrNotAllowed = errors.New("adapters: module digest not in the allow-list")
+	// ErrBuiltin is a removal of an adapter that only exists built in.
+	ErrBuiltin = errors.New("adapters: built-in adapters cannot be removed")
+	// ErrNoGeneration is a rollback with nothing to roll back to.
+	ErrNoGeneration = errors.New("adapters: no earlier generation")
+)
 
 // Info describes one adapter in a listing (`rigd adapters list --json`,
 // GET /adapters); the type is declared in miner so the API can use it.
@@ -424,9 +431,13 @@ func (c *Catalog) Rollback(ctx context.Context, name string) (Info, error) {
 	defer c.loadMu.Unlock()
 	c.mu.Lock()
 	e := c.entries[name]
-	if e == nil || len(e.history) == 0 {
+	if e == nil {
 		c.mu.Unlock()
-		return Info{}, fmt.Errorf("adapters: %q has no earlier generation to roll back to", name)
+		return Info{}, fmt.Errorf("%w: %q (no such adapter)", miner.ErrUnknownType, name)
+	}
+	if len(e.history) == 0 {
+		c.mu.Unlock()
+		return Info{}, fmt.Errorf("%w: %q has none to roll back to", ErrNoGeneration, name)
 	}
 	g := e.history[len(e.history)-1]
 	cur := e.dropin
@@ -534,7 +545,7 @@ func (c *Catalog) Remove(ctx context.Context, name string) error {
 	c.mu.Unlock()
 	if path == "" {
 		if e != nil {
-			return fmt.Errorf("adapters: %q is built in and cannot be removed", name)
+			return fmt.Errorf("%w: %q", ErrBuiltin, name)
 		}
 		return fmt.Errorf("%w: %q (no such adapter)", miner.ErrUnknownType, name)
 	}

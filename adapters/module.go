@@ -269,11 +269,15 @@ func (m *Module) call(ctx context.Context, in *instance, export string, input []
 	}
 	cs := &callState{in: input, mod: m}
 	var res []uint64
+	start := time.Now()
 	err := m.guard(ctx, export, m.rt.deadlines.of(export), func(cctx context.Context) error {
 		var err error
 		res, err = fn.Call(context.WithValue(cctx, callStateKey{}, cs))
 		return err
 	})
+	if m.rt.onCall != nil {
+		m.rt.onCall(m.meta.Name, export, time.Since(start), err)
+	}
 	fail := func(err error) ([]byte, error) {
 		in.bad = true
 		return nil, &CallError{Adapter: m.label(), Export: export, Err: err}

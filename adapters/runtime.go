@@ -70,6 +70,9 @@ type Config struct {
 	// PoolSize is the number of idle instances kept per module for
 	// stateless calls (default 2).
 	PoolSize int
+	// OnCall, if set, observes every guest call (for metrics). It runs on
+	// the caller's goroutine and must be cheap.
+	OnCall func(adapter, export string, d time.Duration, err error)
 }
 
 // Runtime is the agent's one wazero runtime with the miner_adapter_v1 host
@@ -80,11 +83,12 @@ type Runtime struct {
 	log       *slog.Logger
 	deadlines Deadlines
 	poolSize  int
+	onCall    func(adapter, export string, d time.Duration, err error)
 }
 
 // NewRuntime creates the runtime. Close it to release compiled code.
 func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
-	rt := &Runtime{log: cfg.Logger, deadlines: cfg.Deadlines, poolSize: cfg.PoolSize}
+	rt := &Runtime{log: cfg.Logger, deadlines: cfg.Deadlines, poolSize: cfg.PoolSize, onCall: cfg.OnCall}
 	if rt.log == nil {
 		rt.log = slog.New(slog.DiscardHandler)
 	}

@@ -24,6 +24,7 @@ func minerCommands() []*command {
 		{name: "stop", args: "NAME...", summary: "stop miners", run: runStop},
 		{name: "logs", args: "NAME", summary: "print a miner's output (-f follows)", run: runLogs},
 		{name: "stdin", args: "NAME INPUT", summary: "send input to a miner (XMRig: h = hashrate, p = pause, r = resume)", run: runStdin},
+		{name: "incidents", args: "NAME", summary: "the watchdog's incidents for a miner: rule, evidence, action", run: runIncidents},
 	}
 }
 
@@ -439,6 +440,49 @@ func runStdin(c *cli, args []string) error {
 	}
 	return k.out(c, res, func() error {
 		fmt.Fprintf(c.stdout, "sent %d byte(s) to %s\n", res.Written, res.Miner)
+		return nil
+	})
+}
+
+func runIncidents(c *cli, args []string) error {
+	fs := c.flags(&command{args: "NAME", summary: "List the watchdog's incidents for a miner, oldest first: the rule that fired, what it measured\n" +
+		"against which threshold, and the action taken (pause_resume, restart, fail). --lines N also prints\n" +
+		"the last N log lines recorded with each incident."})
+	cf := addClientFlags(fs)
+	nlines := fs.Int("lines", 0, "log lines to print with each incident (up to 50)")
+	args, err := c.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := exactArgs(args, 1, "NAME"); err != nil {
+		return err
+	}
+	k, err := cf.connect()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := cf.ctx(c)
+	defer cancel()
+	list, err := k.Incidents(ctx, args[0])
+	if err != nil {
+		return k.explain(err)
+	}
+	return k.out(c, list, func() error {
+		if len(list) == 0 {
+			fmt.Fprintf(c.stdout, "no incidents for %s\n", args[0])
+			return nil
+		}
+		for _, in := range list {
+			fmt.Fprintf(c.stdout, "#%d %s  %-12s %-12s measured %.4g %s, threshold %.4g %s (restarts in the last hour: %d)\n    %s\n",
+				in.ID, in.Time.Local().Format("2006-01-02 15:04:05"), in.Rule, in.Action, in.Measured, in.Unit, in.Threshold, in.Unit, in.RestartsLastHour, in.Detail)
+			lines := in.LogLines
+			if *nlines < len(lines) {
+				lines = lines[len(lines)-max(*nlines, 0):]
+			}
+			for _, l := range lines {
+				fmt.Fprintf(c.stdout, "    | %s\n", l)
+			}
+		}
 		return nil
 	})
 }

@@ -138,7 +138,36 @@ func adaptersRemoteCommands() []*command {
 	return []*command{
 		{name: "add", args: "FILE.wasm", summary: "upload an adapter to the running agent (validated and self-tested first)", run: runAdaptersAdd},
 		{name: "remove", args: "NAME", summary: "remove a drop-in adapter from the running agent", run: runAdaptersRemove},
+		{name: "rollback", args: "NAME", summary: "make the previous generation of an adapter current again in the running agent", run: runAdaptersRollback},
 	}
+}
+
+func runAdaptersRollback(c *cli, args []string) error {
+	fs := c.flags(&command{args: "NAME", summary: "Make the previous generation of an adapter current again in the running agent. The earlier\n" +
+		"module is written back to the adapters directory (or the drop-in removed when the built-in\n" +
+		"served before it), so the rollback survives a restart; running miners move on their next call."})
+	cf := addClientFlags(fs)
+	args, err := c.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := exactArgs(args, 1, "NAME"); err != nil {
+		return err
+	}
+	k, err := cf.connect()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := cf.ctx(c)
+	defer cancel()
+	info, err := k.RollbackAdapter(ctx, args[0])
+	if err != nil {
+		return k.explain(err)
+	}
+	return k.out(c, info, func() error {
+		fmt.Fprintf(c.stdout, "%s is back at generation %d: %s %s (%s, sha256 %s)\n", info.Name, info.Generation, info.Version, info.Source, info.Status, info.Digest)
+		return nil
+	})
 }
 
 func runAdaptersAdd(c *cli, args []string) error {

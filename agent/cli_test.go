@@ -201,11 +201,16 @@ func TestCLI(t *testing.T) {
 	if out, _ := cli("info"); !strings.Contains(out, dir) || !strings.Contains(out, "adapter") || !strings.Contains(out, "ready") {
 		t.Fatalf("info:\n%s", out)
 	}
-	// Routes whose service is not wired print the 501 cleanly.
-	fails("not available", "profiles", "list")
-	fails("not available", "peers", "list")
-	fails("not available", "remote", "stats")
-	fails("not available", "node")
+	// Storage and P2P are wired: empty lists, and this node's identity.
+	if out, _ := cli("profiles", "list"); !strings.Contains(out, "no profiles") {
+		t.Fatalf("profiles list: %s", out)
+	}
+	cli("peers", "list")
+	cli("remote", "stats")
+	if out, _ := cli("node", "--json"); !strings.Contains(out, `"node_id"`) {
+		t.Fatalf("node: %s", out)
+	}
+	fails("not found", "incidents", "nope")
 	// Events: the snapshot of each miner first.
 	ectx, ecancel := context.WithTimeout(ctx, 2*time.Second)
 	_, eout, _ := run(ectx, "events", "--json", "--data-dir", dir)

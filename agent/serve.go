@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,9 +15,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/rigd/rigd/adapters"
+	"github.com/rigd/rigd/agent/install"
 	"github.com/rigd/rigd/agent/miner"
 	"github.com/rigd/rigd/agent/proc"
+	"github.com/rigd/rigd/kv"
+	"github.com/rigd/rigd/peers"
 	"github.com/rigd/rigd/router"
 )
 
@@ -37,6 +43,22 @@ type serveConfig struct {
 	ReadHeaderTimeout time.Duration
 	RateLimit         float64
 	RateBurst         int
+
+	// Installer.
+	ReleaseBaseURL string
+	ReleaseAPIURL  string
+	// Adapters.
+	AdapterDigests []string
+	WatchInterval  time.Duration
+	// Storage retention.
+	Retention kv.Retention
+	// Watchdog alerts.
+	AlertWebhook string
+	AlertCommand string // a JSON array of argv
+	// P2P.
+	P2PListen string
+	NodeName  string
+	NodeRole  string
 }
 
 func serveCommand() *command {
@@ -71,6 +93,18 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.BoolVar(&cfg.StopMinersOnExit, "stop-miners-on-exit", true, "stop the miners when the agent exits")
 	fs.DurationVar(&cfg.PollInterval, "poll-interval", 10*time.Second, "how often each miner's API is polled")
 	apiFlags(fs, &cfg)
+	fs.StringVar(&cfg.ReleaseBaseURL, "release-base-url", getenv("RIGD_RELEASE_BASE_URL", "https://github.com"), "where miner release files are downloaded from (env RIGD_RELEASE_BASE_URL)")
+	fs.StringVar(&cfg.ReleaseAPIURL, "release-api-url", getenv("RIGD_RELEASE_API_URL", "https://api.github.com"), "the GitHub API used to find the latest releases (env RIGD_RELEASE_API_URL)")
+	fs.Var(listFlag{&cfg.AdapterDigests}, "adapter-digest", "allow only drop-in adapters with this `SHA256` (repeatable; default: any that validates)")
+	fs.DurationVar(&cfg.WatchInterval, "adapters-watch", 2*time.Second, "how often the adapters directory is rescanned (0: never)")
+	fs.DurationVar(&cfg.Retention.Raw, "retention-raw", kv.DefaultRetention.Raw, "how long raw history points (one per poll) are kept")
+	fs.DurationVar(&cfg.Retention.Minute, "retention-minute", kv.DefaultRetention.Minute, "how long 1-minute rollups are kept")
+	fs.DurationVar(&cfg.Retention.Hour, "retention-hour", kv.DefaultRetention.Hour, "how long 1-hour rollups are kept")
+	fs.StringVar(&cfg.AlertWebhook, "alert-webhook", getenv("RIGD_ALERT_WEBHOOK", ""), "POST watchdog incidents as JSON to this `URL` (env RIGD_ALERT_WEBHOOK)")
+	fs.StringVar(&cfg.AlertCommand, "alert-command", getenv("RIGD_ALERT_COMMAND", ""), "run this command for watchdog incidents: a JSON array of argv, e.g. '[\"notify\",\"rig\"]' (env RIGD_ALERT_COMMAND)")
+	fs.StringVar(&cfg.P2PListen, "p2p-listen", getenv("RIGD_P2P_LISTEN", ":9091"), "P2P listen address; empty turns the listener off (env RIGD_P2P_LISTEN)")
+	fs.StringVar(&cfg.NodeName, "node-name", getenv("RIGD_NODE_NAME", ""), "this rig's name for its peers (default the host name)")
+	fs.StringVar(&cfg.NodeRole, "node-role", getenv("RIGD_NODE_ROLE", "dual"), "controller, worker or dual")
 	return &cfg
 }
 
@@ -110,11 +144,14 @@ type server struct {
 	log     *slog.Logger
 	rt      *adapters.Runtime
 	catalog *adapters.Catalog
+	store   *kv.Store
 	manager *miner.Manager
+	node    *peers.Node
 	api     *router.API
 	http    *http.Server
 	ln      net.Listener
 
+	services  apiServices // what newAPI plugs into the router
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -142,20 +179,67 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
-	if s.rt, err = adapters.NewRuntime(bg, adapters.Config{CacheDir: l.wasmCache(), Logger: log.With("component", "adapters")}); err != nil {
+
+	// Storage first: it holds the data dir lock, so a second agent on the
+	// same data dir stops here.
+	if s.store, err = kv.Open(ctx, kv.Options{Dir: l.db(), Logger: log, Retention: cfg.Retention}); err != nil {
 		return nil, err
 	}
-	s.catalog = adapters.NewCatalog(s.rt, adapters.CatalogConfig{Dir: cfg.AdaptersDir, Builtins: adapters.Builtins()})
+	s.wg.Go(func() { s.store.Run(bg) })
+
+	metrics := router.NewMetrics(Version)
+	if s.rt, err = adapters.NewRuntime(bg, adapters.Config{CacheDir: l.wasmCache(), Logger: log.With("component", "adapters"), OnCall: metrics.ObserveAdapterCall}); err != nil {
+		return nil, err
+	}
+	bus := miner.NewBus(nil)
+	s.catalog = adapters.NewCatalog(s.rt, adapters.CatalogConfig{
+		Dir: cfg.AdaptersDir, Builtins: adapters.Builtins(), AllowedDigests: cfg.AdapterDigests,
+		OnChange: func(ch adapters.Change) {
+			cause := fmt.Sprintf("%s %s from %s", ch.Action, ch.Name, ch.Source)
+			if ch.Err != nil {
+				cause += ": " + ch.Err.Error()
+			}
+			bus.Publish(miner.Event{Type: miner.EventAdapter, Cause: cause})
+		},
+	})
 	if err := s.catalog.Load(bg); err != nil {
 		log.Warn("some adapters did not load", "err", err)
 	}
 	for _, a := range s.catalog.List() {
 		log.Info("adapter", "name", a.Name, "version", a.Version, "source", a.Source, "status", a.Status)
 	}
+	if cfg.WatchInterval > 0 {
+		s.wg.Go(func() { s.catalog.Watch(bg, cfg.WatchInterval) })
+	}
+
+	inst, err := install.New(install.Config{DataDir: cfg.DataDir, ReleaseBaseURL: cfg.ReleaseBaseURL, APIBaseURL: cfg.ReleaseAPIURL, Logger: log.With("component", "install")})
+	if err != nil {
+		return nil, err
+	}
+	installer := &installService{in: inst, cat: s.catalog}
+
+	var alerts miner.Notifier
+	if cfg.AlertWebhook != "" || cfg.AlertCommand != "" {
+		ac := miner.AlertConfig{WebhookURL: cfg.AlertWebhook}
+		if cfg.AlertCommand != "" {
+			if err := json.Unmarshal([]byte(cfg.AlertCommand), &ac.Command); err != nil || len(ac.Command) == 0 {
+				return nil, usagef("--alert-command %q: want a JSON array of strings like '[\"notify-send\",\"rigd\"]'", cfg.AlertCommand)
+			}
+		}
+		a := miner.NewAlerter(ac, log.With("component", "alerts"), nil)
+		s.wg.Go(func() { a.Run(bg) })
+		alerts = a
+	}
 
 	s.manager, err = miner.NewManager(miner.Config{
 		RunDir:       l.run(),
 		Adapters:     s.catalog,
+		Binaries:     installer,
+		Probe:        install.ProbeVersion,
+		Store:        s.store,
+		History:      s.store,
+		Alerts:       alerts,
+		Bus:          bus,
 		Logger:       log.With("component", "miner"),
 		PollInterval: cfg.PollInterval,
 	})
@@ -166,6 +250,27 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		log.Warn("stopped miners left running by a previous agent", "miners", strings.Join(names, ","))
 	}
 	s.wg.Go(func() { s.manager.Run(bg) })
+	if started, err := s.manager.Autostart(bg); len(started) > 0 || err != nil {
+		log.Info("autostart", "started", strings.Join(started, ","), "err", err)
+	}
+	profiles := miner.NewProfiles(s.store, s.catalog, uuid.NewString, nil)
+
+	if cfg.NodeRole == "" {
+		cfg.NodeRole = "dual"
+	}
+	role, err := peers.ParseNodeRole(cfg.NodeRole)
+	if err != nil {
+		return nil, usagef("--node-role: %v", err)
+	}
+	if s.node, err = peers.New(bg, peers.Config{
+		DataDir: cfg.DataDir, Name: cfg.NodeName, Role: role, Listen: cfg.P2PListen,
+		Local: s.manager, Profiles: profiles, Store: &peerStore{s: s.store}, Logger: log.With("component", "p2p"),
+	}); err != nil {
+		return nil, err
+	}
+	s.wg.Go(func() { s.node.Run(bg) })
+
+	s.services = apiServices{profiles: profiles, installer: installer, metrics: metrics}
 
 	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
@@ -209,17 +314,23 @@ func (s *server) Close() error {
 		if s.api != nil {
 			s.api.Close() // event streams end with the shutdown; wait for them
 		}
+		if s.node != nil {
+			errs = append(errs, s.node.Close())
+		}
 		if s.manager != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			errs = append(errs, s.manager.Close(ctx, s.cfg.StopMinersOnExit))
 			cancel()
 		}
-		// TODO(lead): close storage (kv) here, after the manager has
-		// stopped writing: it flushes and releases the data dir lock.
 		if s.cancel != nil {
 			s.cancel()
 		}
 		s.wg.Wait()
+		// Storage last: the manager and the collector have stopped
+		// writing; Close flushes and releases the data dir lock.
+		if s.store != nil {
+			errs = append(errs, s.store.Close())
+		}
 		if s.catalog != nil {
 			s.catalog.Close(context.Background())
 		}

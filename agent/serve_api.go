@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rigd/rigd/agent/miner"
 	"github.com/rigd/rigd/router"
 )
 
@@ -171,7 +172,19 @@ func (s *server) newAPI(log *slog.Logger) (*router.API, error) {
 			hosts = append(hosts, h, h+".local")
 		}
 	}
-	sys := &apiSystem{version: Version, dataDir: s.cfg.DataDir, started: time.Now(), adapters: s.catalog}
+	sv := s.services
+	sys := &apiSystem{version: Version, dataDir: s.cfg.DataDir, started: time.Now(), adapters: s.catalog,
+		installer: sv.installer,
+		storage:   func(context.Context) error { return s.store.Healthy() },
+	}
+	if s.node != nil {
+		sys.p2p = func(context.Context) error {
+			if s.cfg.P2PListen != "" && s.node.Info().Listen == "" {
+				return errors.New("the p2p listener is not running")
+			}
+			return nil
+		}
+	}
 	cfg := router.Config{
 		Prefix:       s.cfg.APIPrefix,
 		Version:      Version,
@@ -183,15 +196,16 @@ func (s *server) newAPI(log *slog.Logger) (*router.API, error) {
 		Miners:       s.manager,
 		Events:       s.manager.Bus(),
 		Adapters:     s.catalog,
+		AdapterFiles: adapterFiles{cat: s.catalog},
+		Profiles:     sv.profiles,
+		History:      s.store,
+		Installer:    sv.installer,
 		System:       sys,
+		Metrics:      sv.metrics,
 		Logger:       log.With("component", "api"),
-		// TODO(lead): plug the services as they land:
-		//   Profiles:     miner.NewProfiles(kvStore, s.catalog, uuid.NewString, nil)
-		//   History:      kvStore (and sys.storage = kvStore health check)
-		//   Installer:    an adapter of agent/install to router.Installer (and sys.installer)
-		//   AdapterFiles: Add/Remove over adapters.Catalog (validate, self-test, write, LoadFile)
-		//   Peers, Remote: adapters of peers.Node (and sys.p2p)
-		//   Metrics: router.NewMetrics(Version), with metrics.ObserveAdapterCall hooked into the adapters runtime
+	}
+	if s.node != nil {
+		cfg.Peers, cfg.Remote = peersAPI{n: s.node}, peersAPI{n: s.node}
 	}
 	if !router.IsLoopbackListen(s.cfg.Listen) {
 		log.Warn("the API listens beyond loopback: every request but /health needs the token", "token_file", l.apiToken())
@@ -312,4 +326,11 @@ func memInfo() router.MemInfo {
 		}
 	}
 	return m
+}
+
+// apiServices are the services startServer builds for the API.
+type apiServices struct {
+	profiles  *miner.Profiles
+	installer *installService
+	metrics   *router.Metrics
 }

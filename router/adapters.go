@@ -64,3 +64,18 @@ func (a *API) removeAdapter(w http.ResponseWriter, r *http.Request, ps httproute
 	}
 	return reply(w, http.StatusOK, Deleted{Deleted: name})
 }
+
+func (a *API) rollbackAdapter(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	name, err := nameParam(ps)
+	if err != nil {
+		return err
+	}
+	if a.cfg.AdapterFiles == nil {
+		return notImplemented("adapter rollback is not wired into this agent yet")
+	}
+	info, err := a.cfg.AdapterFiles.Rollback(r.Context(), name)
+	if err != nil {
+		return fmt.Errorf("roll back adapter %q: %w", name, err)
+	}
+	return reply(w, http.StatusOK, info)
+}

@@ -255,6 +255,12 @@ func (c *Client) SendInput(ctx context.Context, name, input string) (StdinResult
 	return out, c.do(ctx, "POST", "/miners/"+esc(name)+"/stdin", nil, StdinRequest{Input: input}, &out)
 }
 
+// Incidents calls GET /miners/:name/incidents.
+func (c *Client) Incidents(ctx context.Context, name string) ([]miner.Incident, error) {
+	var out []miner.Incident
+	return out, c.do(ctx, "GET", "/miners/"+esc(name)+"/incidents", nil, nil, &out)
+}
+
 // HashrateHistory calls GET /miners/:name/hashrate-history.
 func (c *Client) HashrateHistory(ctx context.Context, name string) (miner.HashrateHistory, error) {
 	var out miner.HashrateHistory
@@ -374,6 +380,12 @@ func (c *Client) AddAdapter(ctx context.Context, filename string, wasm []byte) (
 // RemoveAdapter calls DELETE /adapters/:name.
 func (c *Client) RemoveAdapter(ctx context.Context, name string) error {
 	return c.do(ctx, "DELETE", "/adapters/"+esc(name), nil, nil, nil)
+}
+
+// RollbackAdapter calls POST /adapters/:name/rollback.
+func (c *Client) RollbackAdapter(ctx context.Context, name string) (miner.AdapterInfo, error) {
+	var out miner.AdapterInfo
+	return out, c.do(ctx, "POST", "/adapters/"+esc(name)+"/rollback", nil, nil, &out)
 }
 
 // P2P.

@@ -163,6 +163,13 @@ func (f *fakeMiners) SendInput(ctx context.Context, name, text string) error {
 	return nil
 }
 
+func (f *fakeMiners) Incidents(name string) ([]miner.Incident, error) {
+	if _, err := f.Get(name); err != nil {
+		return nil, err
+	}
+	return []miner.Incident{{ID: 1, Time: t0, Miner: name, Rule: miner.RuleLowHashrate, Unit: "H/s", Detail: "hashrate 0", Action: miner.ActionRestart}}, nil
+}
+
 func (f *fakeMiners) HashrateHistory(name string) (miner.HashrateHistory, error) {
 	if _, err := f.Get(name); err != nil {
 		return miner.HashrateHistory{}, err
@@ -321,6 +328,13 @@ func (f *fakeAdapterFiles) Remove(ctx context.Context, name string) error {
 	}
 	delete(f.added, name)
 	return nil
+}
+
+func (f *fakeAdapterFiles) Rollback(ctx context.Context, name string) (miner.AdapterInfo, error) {
+	if name != "xmrig" {
+		return miner.AdapterInfo{}, fmt.Errorf("%w: %q has no earlier generation", miner.ErrConflict, name)
+	}
+	return miner.AdapterInfo{Name: "xmrig", Source: "builtin", Status: "ok", ABI: "1.0", Generation: 3}, nil
 }
 
 type fakeInstaller struct {

@@ -196,6 +196,18 @@ func (a *API) minerHashrateHistory(w http.ResponseWriter, r *http.Request, ps ht
 	return reply(w, http.StatusOK, h)
 }
 
+func (a *API) minerIncidents(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	name, err := nameParam(ps)
+	if err != nil {
+		return err
+	}
+	list, err := a.cfg.Miners.Incidents(name)
+	if err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, list)
+}
+
 // availableMiners lists the catalog's types with installed and latest
 // versions. Latest versions are looked up in parallel, 3 s at most.
 func (a *API) availableMiners(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {

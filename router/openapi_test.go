@@ -166,13 +166,13 @@ func TestOpenAPIMatchesRegistrations(t *testing.T) {
 var seedRoutes = []string{
 	"GET /info", "GET /health", "GET /ready",
 	"GET /miners", "POST /miners", "GET /miners/available", "DELETE /miners/{name}",
-	"GET /miners/{name}/stats", "GET /miners/{name}/logs", "POST /miners/{name}/stdin", "GET /miners/{name}/hashrate-history",
+	"GET /miners/{name}/stats", "GET /miners/{name}/logs", "POST /miners/{name}/stdin", "GET /miners/{name}/hashrate-history", "GET /miners/{name}/incidents",
 	"POST /miners/{type}/install", "DELETE /miners/{type}/uninstall", "POST /update",
 	"GET /profiles", "POST /profiles", "GET /profiles/{id}", "PUT /profiles/{id}", "DELETE /profiles/{id}", "POST /profiles/{id}/start",
 	"GET /history/miners", "GET /history/miners/{name}", "GET /history/miners/{name}/hashrate",
 	"GET /node/info", "GET /peers", "POST /peers", "DELETE /peers/{id}", "POST /peers/{id}/ping",
 	"GET /remote/stats", "GET /remote/{peer}/stats", "POST /remote/{peer}/start", "POST /remote/{peer}/stop", "GET /remote/{peer}/logs/{miner}",
-	"GET /adapters", "POST /adapters", "DELETE /adapters/{name}",
+	"GET /adapters", "POST /adapters", "DELETE /adapters/{name}", "POST /adapters/{name}/rollback",
 	"GET /events", "GET /openapi.json",
 	"GET //metrics", // at the root
 }

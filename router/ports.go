@@ -20,6 +20,9 @@ type Miners interface {
 	Logs(name string, q miner.LogQuery) ([]miner.LogLine, error)
 	SendInput(ctx context.Context, name, text string) error
 	HashrateHistory(name string) (miner.HashrateHistory, error)
+	// Incidents lists the watchdog's incidents of a miner, also after it
+	// stopped.
+	Incidents(name string) ([]miner.Incident, error)
 }
 
 // Events is the event bus GET /events streams from; *miner.Bus fits.
@@ -68,6 +71,9 @@ type Adapters interface {
 type AdapterFiles interface {
 	Add(ctx context.Context, filename string, wasm []byte) (miner.AdapterInfo, error)
 	Remove(ctx context.Context, name string) error
+	// Rollback makes the previous generation of name current again; no
+	// earlier generation wraps miner.ErrConflict (409).
+	Rollback(ctx context.Context, name string) (miner.AdapterInfo, error)
 }
 
 // Installer installs miner binaries (agent/install behind an adapter in

@@ -97,6 +97,7 @@ func (a *API) routeTable() []route {
 		{Method: "GET", Path: "/miners/{name}/logs", Tag: "miners", Summary: "a miner's latest output lines (JSON, or plain text with Accept: text/plain)", Handle: a.minerLogs, Query: []param{qLines, qSince, qStrip}, Resp: LogsResult{}},
 		{Method: "POST", Path: "/miners/{name}/stdin", Tag: "miners", Summary: "write to a miner's stdin", Handle: a.minerStdin, Body: StdinRequest{}, Resp: StdinResult{}},
 		{Method: "GET", Path: "/miners/{name}/hashrate-history", Tag: "miners", Summary: "a running miner's in-memory hashrate history (5 min raw, 24 h per minute)", Handle: a.minerHashrateHistory, Resp: miner.HashrateHistory{}},
+		{Method: "GET", Path: "/miners/{name}/incidents", Tag: "miners", Summary: "the watchdog's incidents for a miner (rule, measured value, threshold, action, last log lines)", Handle: a.minerIncidents, Resp: []miner.Incident{}},
 		{Method: "POST", Path: "/miners/{type}/install", Pattern: "/miners/:name/install", Tag: "install", Summary: "install a miner version (latest by default) or a local archive; progress on /events", Handle: a.install, Body: InstallRequest{}, BodyOptional: true, Resp: InstalledMiner{}, Long: true},
 		{Method: "DELETE", Path: "/miners/{type}/uninstall", Pattern: "/miners/:name/uninstall", Tag: "install", Summary: "stop the type's miners, then remove its installed versions", Handle: a.uninstall, Query: []param{qVer}, Resp: Uninstalled{}},
 
@@ -117,6 +118,7 @@ func (a *API) routeTable() []route {
 		{Method: "GET", Path: "/adapters", Tag: "adapters", Summary: "list adapters (as rigd adapters list --json)", Handle: a.listAdapters, Resp: []miner.AdapterInfo{}},
 		{Method: "POST", Path: "/adapters", Tag: "adapters", Summary: "upload a .wasm adapter: validated, self-tested, then added to the adapters directory", Handle: a.addAdapter, Body: []byte{}, BodyMedia: "application/wasm", Query: []param{{"filename", "string", "the file's name, for messages"}}, Resp: miner.AdapterInfo{}, Status: http.StatusCreated},
 		{Method: "DELETE", Path: "/adapters/{name}", Tag: "adapters", Summary: "remove a drop-in adapter", Handle: a.removeAdapter, Resp: Deleted{}},
+		{Method: "POST", Path: "/adapters/{name}/rollback", Tag: "adapters", Summary: "make the previous generation of an adapter current again (persisted in the adapters directory)", Handle: a.rollbackAdapter, Resp: miner.AdapterInfo{}},
 
 		// P2P.
 		{Method: "GET", Path: "/node/info", Tag: "p2p", Summary: "this node's P2P identity", Handle: a.nodeInfo, Resp: NodeInfo{}},

@@ -18,6 +18,9 @@ const (
 	EventMinerState     = "miner_state"
 	EventStats          = "stats"
 	EventIncident       = "incident"
+	// EventAdapter reports an adapter loaded, refused, removed or rolled
+	// back (Cause says which and why).
+	EventAdapter = "adapter"
 )
 
 // Event is one thing that happened to a miner.
