@@ -44,12 +44,11 @@ type supervisor struct {
 	lines     chan lineBatch
 	stopCh    chan struct{} // closed by stop
 	detachCh  chan struct{} // closed by detach
-	fatalCh   chan struct{} // closed on the first fatal event
+	flushReq  chan chan struct{} // asks the batch loop to parse everything received
 	done      chan struct{} // closed when run returns
 	batchQuit chan struct{}
 	batchDone chan struct{}
 	stopOnce  sync.Once
-	fatalOnce sync.Once
 
 	session Session // used by the batch loop and polls; serialised inside
 
@@ -72,6 +71,7 @@ type supervisor struct {
 		lastAPIErr    string
 		hsSum         float64 // hashrate samples of the current process, for its session record
 		hsCount       int
+		fatalCh       chan struct{} // closed on the current process's first fatal event
 		wd            *watchdog
 		watchdogCause string        // why the watchdog stopped the current process
 		shares        []shareSample // for the effective hashrate
@@ -101,7 +101,7 @@ func newSupervisor(m *Manager, name string, req StartRequest, meta abi.Metadata)
 		lines:     make(chan lineBatch, 256),
 		stopCh:    make(chan struct{}),
 		detachCh:  make(chan struct{}),
-		fatalCh:   make(chan struct{}),
+		flushReq:  make(chan chan struct{}),
 		done:      make(chan struct{}),
 		batchQuit: make(chan struct{}),
 		batchDone: make(chan struct{}),
@@ -262,6 +262,7 @@ func (s *supervisor) launch(ctx context.Context) error {
 	s.mu.cmd = cmd
 	s.mu.launch++
 	s.mu.fatal = ""
+	s.mu.fatalCh = make(chan struct{})
 	s.mu.apiFails = 0
 	s.mu.hsSum, s.mu.hsCount = 0, 0
 	s.mu.shares = nil
@@ -310,13 +311,15 @@ func (s *supervisor) run() {
 // request, or for a fatal line (then the process is stopped).
 func (s *supervisor) waitExit() (proc.Exit, exitHow) {
 	s.mu.Lock()
-	p := s.mu.proc
+	p, fatal := s.mu.proc, s.mu.fatalCh
 	s.mu.Unlock()
-	fatal := s.fatalCh
 	for {
 		select {
 		case <-p.Done():
 			ex, _ := p.Exit()
+			// Parse the process's last lines before deciding what its exit
+			// means: they may say why it died (an expired beta).
+			s.flushLines()
 			return ex, exited
 		case <-s.stopCh:
 			s.setState(StateStopping, "stopping by request")
@@ -676,7 +679,38 @@ func (s *supervisor) batchLoop() {
 			}
 		case <-timer.C:
 			flush()
+		case ack := <-s.flushReq:
+			for drained := false; !drained; {
+				select {
+				case b := <-s.lines:
+					if f := feeders[b.stream]; f != nil {
+						if pending != f {
+							flush()
+						}
+						for _, l := range b.lines {
+							if err := f.Add(s.ctx, []byte(l.Plain)); err != nil {
+								s.parseError(err)
+							}
+						}
+						pending = f
+					}
+				default:
+					drained = true
+				}
+			}
+			flush()
+			close(ack)
 		}
+	}
+}
+
+// flushLines waits until every line received so far has been parsed.
+func (s *supervisor) flushLines() {
+	ack := make(chan struct{})
+	select {
+	case s.flushReq <- ack:
+		<-ack
+	case <-s.batchDone:
 	}
 }
 
@@ -715,10 +749,16 @@ func (s *supervisor) onParse(res abi.LineResult) {
 		stats = &st
 	}
 	fatalMsg := s.mu.fatal
+	var fatalCh chan struct{}
+	if fatal {
+		fatalCh = s.mu.fatalCh
+	}
 	s.mu.Unlock()
 	if fatal {
 		s.m.addIncident(s, now, &verdict{rule: RuleFatal, detail: "the miner printed a fatal line: " + fatalMsg}, ActionFail, 0)
-		s.fatalOnce.Do(func() { close(s.fatalCh) })
+		if fatalCh != nil {
+			close(fatalCh) // once per process: fatal was empty before
+		}
 	}
 	for i := range res.Events {
 		e := res.Events[i]
