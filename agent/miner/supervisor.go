@@ -42,10 +42,10 @@ type supervisor struct {
 	cancel context.CancelFunc
 
 	lines     chan lineBatch
-	stopCh    chan struct{} // closed by stop
-	detachCh  chan struct{} // closed by detach
+	stopCh    chan struct{}      // closed by stop
+	detachCh  chan struct{}      // closed by detach
 	flushReq  chan chan struct{} // asks the batch loop to parse everything received
-	done      chan struct{} // closed when run returns
+	done      chan struct{}      // closed when run returns
 	batchQuit chan struct{}
 	batchDone chan struct{}
 	stopOnce  sync.Once
