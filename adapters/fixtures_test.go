@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tetratelabs/wazero"
@@ -25,8 +26,18 @@ import (
 // built-in ships at least a build case, a refused profile, line cases and
 // API cases.
 func TestBuiltinFixtures(t *testing.T) {
-	rt := newTestRuntime(t, Deadlines{})
 	ctx := context.Background()
+	// A compilation cache shared across test runs: compiling a Go adapter
+	// takes ~20 s under the race detector. Generous deadlines: this checks
+	// conformance, not speed.
+	rt, err := NewRuntime(ctx, Config{
+		CacheDir:  filepath.Join(os.TempDir(), "rigd-test-wasm-cache"),
+		Deadlines: Deadlines{ParseLine: 5 * time.Second, ParseAPI: 5 * time.Second},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
 	builtins := Builtins()
 	names := make([]string, 0, len(builtins))
 	for name := range builtins {
