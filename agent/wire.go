@@ -133,7 +133,7 @@ func (s *installService) Binary(_ context.Context, typ string) (string, string, 
 	if err := s.in.Verify(typ, version); err != nil {
 		var de *install.DigestError
 		if errors.As(err, &de) {
-			return "", "", fmt.Errorf("refusing to start %s %s: the binary changed since it was installed (%v); reinstall it with rigd install %s --version %s", typ, version, err, typ, version)
+			return "", "", fmt.Errorf("%w: refusing to start %s %s: the binary changed since it was installed (%v); reinstall it with rigd install %s --version %s", miner.ErrNoBinary, typ, version, err, typ, version)
 		}
 		return "", "", err
 	}

@@ -9,7 +9,7 @@ var (
 	ErrConflict     = errors.New("miner: name already in use")
 	ErrInvalidName  = errors.New("miner: invalid name")
 	ErrUnknownType  = errors.New("miner: unknown miner type")
-	ErrNoBinary     = errors.New("miner: binary not found")
+	ErrNoBinary     = errors.New("miner: no usable binary")
 	ErrNotRunning   = errors.New("miner: not running")
 	ErrInvalidInput = errors.New("miner: invalid input")
 	ErrClosed       = errors.New("miner: manager closed")
