@@ -21,7 +21,7 @@ import (
 )
 
 // testServer starts an in-process agent on a temp data dir.
-func testServer(t *testing.T, mutate func(*serveConfig)) (*server, *apiClient) {
+func testServer(t testing.TB, mutate func(*serveConfig)) (*server, *apiClient) {
 	t.Helper()
 	cfg := serveConfig{
 		Listen:           "127.0.0.1:0",
@@ -50,7 +50,7 @@ func testServer(t *testing.T, mutate func(*serveConfig)) (*server, *apiClient) {
 // shareWasmCache points dataDir's wasm compilation cache at one shared
 // by every test run (under agenttest.CacheDir): compiling the built-in
 // adapters takes seconds, much longer under -race.
-func shareWasmCache(t *testing.T, dataDir string) {
+func shareWasmCache(t testing.TB, dataDir string) {
 	t.Helper()
 	base, err := agenttest.CacheDir()
 	if err != nil {
@@ -69,7 +69,7 @@ func shareWasmCache(t *testing.T, dataDir string) {
 }
 
 // testWriter sends log output to t.Log.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
@@ -78,7 +78,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 type apiClient struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 }
 
