@@ -140,7 +140,7 @@ func (c *Catalog) Load(ctx context.Context) error {
 	}
 	slices.Sort(labels)
 	for _, l := range labels {
-		m, err := c.rt.Load(ctx, SourceBuiltin, c.cfg.Builtins[l])
+		m, err := c.rt.LoadBuiltin(ctx, c.cfg.Builtins[l])
 		if err != nil {
 			errs = append(errs, fmt.Errorf("built-in %s: %w", l, err))
 			continue

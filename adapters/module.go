@@ -22,13 +22,15 @@ import (
 // hold their own instance. It is safe for concurrent use.
 type Module struct {
 	rt       *Runtime
-	compiled wazero.CompiledModule
+	wasm     []byte                // kept for a lazy module until it is compiled
+	compiled wazero.CompiledModule // nil until needed for a lazy module
 	source   string
 	digest   string
 	meta     abi.Metadata
 	exports  map[string]bool
 	gen      int // generation number within its catalog entry
 
+	compileMu  sync.Mutex // serialises the compile of a lazy module
 	mu         sync.Mutex
 	idle       []*instance
 	refs       int   // sessions and calls in flight
@@ -43,6 +45,43 @@ func newModule(rt *Runtime, c wazero.CompiledModule, source, digest string) *Mod
 		m.exports[name] = true
 	}
 	return m
+}
+
+func (m *Module) compiledModule() wazero.CompiledModule {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.compiled
+}
+
+// ensureCompiled compiles a lazy module on first use (from the
+// compilation cache, normally).
+func (m *Module) ensureCompiled(ctx context.Context) (wazero.CompiledModule, error) {
+	m.compileMu.Lock()
+	defer m.compileMu.Unlock()
+	if c := m.compiledModule(); c != nil {
+		return c, nil
+	}
+	c, err := m.rt.r.CompileModule(ctx, m.wasm)
+	if err == nil {
+		err = checkModule(c)
+	}
+	if err != nil {
+		if c != nil {
+			c.Close(ctx)
+		}
+		return nil, fmt.Errorf("%w: compile: %v", ErrInvalidModule, err)
+	}
+	m.mu.Lock()
+	closed := m.closed
+	if !closed {
+		m.compiled, m.wasm = c, nil
+	}
+	m.mu.Unlock()
+	if closed {
+		c.Close(ctx)
+		return nil, ErrClosed
+	}
+	return c, nil
 }
 
 // Metadata returns the adapter's metadata, read once at load.
@@ -139,7 +178,9 @@ func (m *Module) release() {
 		for _, in := range idle {
 			in.close()
 		}
-		m.compiled.Close(context.Background())
+		if m.compiled != nil {
+			m.compiled.Close(context.Background())
+		}
 	}
 }
 
@@ -165,7 +206,9 @@ func (m *Module) close(ctx context.Context) {
 	for _, in := range idle {
 		in.close()
 	}
-	m.compiled.Close(ctx)
+	if c := m.compiledModule(); c != nil {
+		c.Close(ctx)
+	}
 }
 
 func (m *Module) setQuarantine(err error) {
@@ -238,8 +281,13 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 		WithRandSource(rand.Reader).
 		WithStdout(in.stderr).
 		WithStderr(in.stderr)
-	err := m.guard(ctx, "instantiate", m.rt.deadlines.Metadata, func(cctx context.Context) error {
-		mod, err := m.rt.r.InstantiateModule(cctx, m.compiled, cfg)
+	// Compiling runs no guest code: it is not under the call deadline.
+	compiled, err := m.ensureCompiled(ctx)
+	if err != nil {
+		return nil, &CallError{Adapter: m.label(), Export: "instantiate", Err: err}
+	}
+	err = m.guard(ctx, "instantiate", m.rt.deadlines.Metadata, func(cctx context.Context) error {
+		mod, err := m.rt.r.InstantiateModule(cctx, compiled, cfg)
 		if err != nil {
 			return err
 		}

@@ -303,3 +303,47 @@ func TestSessionSurvivesRemoval(t *testing.T) {
 		t.Fatalf("running session broke when its adapter was removed: %v", err)
 	}
 }
+
+// A built-in loaded a second time from the same cache directory compiles
+// nothing until a call needs it, and then works like any module.
+func TestLazyBuiltin(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	rt1, err := NewRuntime(ctx, Config{CacheDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := rt1.LoadBuiltin(ctx, Builtins()["xmrig"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.compiledModule() == nil {
+		t.Fatal("the first load did not compile")
+	}
+	rt1.Close(ctx)
+
+	rt2, err := NewRuntime(ctx, Config{CacheDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt2.Close(ctx)
+	m, err := rt2.LoadBuiltin(ctx, Builtins()["xmrig"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.compiledModule() != nil {
+		t.Fatal("the second load compiled eagerly")
+	}
+	if m.Metadata().Name != "xmrig" || !m.Has(abi.ExportParseLine) || m.Digest() != first.Digest() {
+		t.Fatalf("lazy module: %+v", m.info())
+	}
+	s := m.NewSession()
+	defer s.Close()
+	res, err := s.ParseLines(ctx, abi.Stdout, [][]byte{[]byte("[2026-11-26 22:55:19.643]  cpu      accepted (3/0) diff 50 (5 ms)")})
+	if err != nil || res.Stats == nil || *res.Stats.Accepted != 3 {
+		t.Fatalf("lazy module call: %+v %v", res, err)
+	}
+	if m.compiledModule() == nil {
+		t.Fatal("not compiled after a call")
+	}
+}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -84,6 +86,7 @@ type Runtime struct {
 	deadlines Deadlines
 	poolSize  int
 	onCall    func(adapter, export string, d time.Duration, err error)
+	cacheDir  string
 }
 
 // NewRuntime creates the runtime. Close it to release compiled code.
@@ -116,7 +119,7 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 		if err != nil {
 			return nil, fmt.Errorf("adapters: compilation cache %s: %w", cfg.CacheDir, err)
 		}
-		rt.cache = cache
+		rt.cache, rt.cacheDir = cache, cfg.CacheDir
 		rc = rc.WithCompilationCache(cache)
 	}
 	rt.r = wazero.NewRuntimeWithConfig(ctx, rc)
@@ -165,6 +168,53 @@ func (rt *Runtime) Load(ctx context.Context, source string, wasm []byte) (*Modul
 		return nil, &LoadError{Source: label, Err: err}
 	}
 	m.meta = meta
+	return m, nil
+}
+
+// lazyMeta is what LoadBuiltin remembers of a module it loaded once, in
+// the compilation cache directory, keyed by the module's digest.
+type lazyMeta struct {
+	Metadata abi.Metadata `json:"metadata"`
+	Exports  []string     `json:"exports"`
+}
+
+// LoadBuiltin loads a module that ships with the agent. The first time it
+// is loaded exactly like Load; its metadata and exports are then
+// remembered beside the compilation cache, and later loads of the same
+// bytes compile nothing until a call needs an instance. An agent that
+// never runs a TT-Miner therefore never maps TT-Miner's adapter code.
+func (rt *Runtime) LoadBuiltin(ctx context.Context, wasm []byte) (*Module, error) {
+	if rt.cacheDir == "" {
+		return rt.Load(ctx, SourceBuiltin, wasm)
+	}
+	sum := sha256.Sum256(wasm)
+	digest := hex.EncodeToString(sum[:])
+	path := filepath.Join(rt.cacheDir, "rigd-meta", digest+".json")
+	if b, err := os.ReadFile(path); err == nil {
+		var lm lazyMeta
+		if json.Unmarshal(b, &lm) == nil && lm.Metadata.Validate() == nil {
+			m := &Module{rt: rt, wasm: wasm, source: SourceBuiltin, digest: digest, meta: lm.Metadata, exports: map[string]bool{}}
+			for _, e := range lm.Exports {
+				m.exports[e] = true
+			}
+			return m, nil
+		}
+	}
+	m, err := rt.Load(ctx, SourceBuiltin, wasm)
+	if err != nil {
+		return nil, err
+	}
+	lm := lazyMeta{Metadata: m.meta}
+	for e := range m.exports {
+		lm.Exports = append(lm.Exports, e)
+	}
+	if b, err := json.Marshal(lm); err == nil {
+		if os.MkdirAll(filepath.Dir(path), 0o700) == nil {
+			if err := writeFileAtomic(path, b); err != nil {
+				rt.log.Debug("cannot remember adapter metadata", "err", err)
+			}
+		}
+	}
 	return m, nil
 }
 
