@@ -100,6 +100,7 @@ type collector struct {
 	seen map[string]string // miner -> fingerprint of its series' labels
 
 	shares, restarts, p2pPeers, up         *prometheus.Desc
+	incidents                              *prometheus.Desc
 	hashrate, uptime, state, poolUp        *prometheus.GaugeVec
 	devHashrate, devTemp, devFan, devPower *prometheus.GaugeVec
 	vecs                                   []*prometheus.GaugeVec
@@ -120,6 +121,7 @@ func newCollector(miners Miners, peers Peers) *collector {
 		shares:      prometheus.NewDesc("rigd_miner_shares_total", "Shares of the current miner process by result (accepted, rejected, stale); resets when the process restarts.", append(ml, "result"), nil),
 		restarts:    prometheus.NewDesc("rigd_miner_restarts_total", "Automatic restarts since the miner was started.", ml, nil),
 		p2pPeers:    prometheus.NewDesc("rigd_p2p_peers", "Paired P2P peers by connection status.", []string{"status"}, nil),
+		incidents:   prometheus.NewDesc("rigd_watchdog_incidents_total", "Watchdog incidents since the agent started, by rule.", []string{"rule"}, nil),
 		hashrate:    gv("rigd_miner_hashrate_hs", "Miner hashrate in H/s over a window (10s, 60s, 15m) as the miner reports it.", append(ml, "window")),
 		uptime:      gv("rigd_miner_uptime_seconds", "Seconds since the miner process started (0 when not running).", ml),
 		state:       gv("rigd_miner_state", "Lifecycle state of the miner: 1 for the current state, 0 for the others.", append(ml, "state")),
@@ -134,7 +136,7 @@ func newCollector(miners Miners, peers Peers) *collector {
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.shares, c.restarts, c.p2pPeers} {
+	for _, d := range []*prometheus.Desc{c.up, c.shares, c.restarts, c.p2pPeers, c.incidents} {
 		ch <- d
 	}
 	for _, v := range c.vecs {
@@ -238,6 +240,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	c.mu.Unlock()
+	if ic, ok := c.miners.(incidentCounter); ok {
+		for rule, n := range ic.IncidentCounts() {
+			counter(c.incidents, float64(n), rule)
+		}
+	}
 	for _, m := range consts {
 		ch <- m
 	}
@@ -261,6 +268,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.p2pPeers, prometheus.GaugeValue, disc, "disconnected")
 		}
 	}
+}
+
+// incidentCounter is implemented by a Miners service with a watchdog
+// (*miner.Manager).
+type incidentCounter interface {
+	IncidentCounts() map[string]uint64
 }
 
 // forgetLocked deletes every series of a miner.
