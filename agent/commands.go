@@ -9,7 +9,7 @@ func root() *command {
 	subs = append(subs, p2pCommands()...)
 	adapters := adaptersCommand()
 	adapters.subs = append(adapters.subs, adaptersRemoteCommands()...)
-	adapters.summary = "list, validate and replay adapters here; add and remove them on the agent"
+	adapters.summary = "list, validate, test, replay and scaffold adapters here; add, remove and roll them back on the agent"
 	subs = append(subs, adapters)
 	subs = append(subs, miscCommands()...)
 	return &command{
