@@ -150,7 +150,7 @@ func runPeersAdd(c *cli, args []string) error {
 		return k.explain(err)
 	}
 	return k.out(c, p, func() error {
-		fmt.Fprintf(c.stdout, "paired with %s (%s) as %s\n", p.ID, orDash(p.Name), p.Role)
+		fmt.Fprintf(c.stdout, "paired with %s (%s); its role on this rig: %s\n", p.ID, orDash(p.Name), p.Role)
 		return nil
 	})
 }
