@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -490,7 +491,7 @@ func TestAppendFloat(t *testing.T) {
 		if err != nil {
 			want = []byte("null")
 		}
-		if got := appendFloat(nil, f); string(got) != string(want) {
+		if got := appendFloat(nil, "", f); string(got) != string(want) {
 			t.Fatalf("appendFloat(%v) = %s, want %s", f, got, want)
 		}
 	}
@@ -525,7 +526,13 @@ func TestAppendFloat(t *testing.T) {
 // escaping.
 func TestNextSpecial(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	special := func(c byte) bool { return c >= utf8.RuneSelf || !jsonSafe[c] }
+	for _, html := range []bool{false, true} {
+		testNextSpecial(t, r, html)
+	}
+}
+
+func testNextSpecial(t *testing.T, r *rand.Rand, html bool) {
+	special := func(c byte) bool { return c >= utf8.RuneSelf || !jsonSafe[b2i(html)][c] }
 	for range 20000 {
 		b := make([]byte, r.IntN(40))
 		for i := range b {
@@ -541,9 +548,51 @@ func TestNextSpecial(t *testing.T) {
 			for want < len(s) && !special(s[want]) {
 				want++
 			}
-			got := nextSpecial(s, i)
+			got := nextSpecial(s, i, html)
 			if got < i || got > want {
-				t.Fatalf("nextSpecial(%q, %d) = %d, want %d (or earlier, not before %d)", s, i, got, want, i)
+				t.Fatalf("nextSpecial(%q, %d, %v) = %d, want %d (or earlier, not before %d)", s, i, html, got, want, i)
+			}
+		}
+	}
+}
+
+// TestAppendUint checks the loop-free integer formatting against strconv.
+func TestAppendUint(t *testing.T) {
+	r := rand.New(rand.NewPCG(91, 92))
+	check := func(v uint64) {
+		if got, want := string(appendUint([]byte("x"), v)), "x"+strconv.FormatUint(v, 10); got != want {
+			t.Fatalf("appendUint(%d) = %s", v, got)
+		}
+		if v <= math.MaxInt64 {
+			n := int64(v)
+			for _, n := range []int64{n, -n} {
+				if got, want := string(appendIntDigits(nil, n)), strconv.FormatInt(n, 10); got != want {
+					t.Fatalf("appendIntDigits(%d) = %s", n, got)
+				}
+			}
+		}
+	}
+	for v := uint64(0); v < 100000; v++ {
+		check(v)
+	}
+	for p := uint64(1); p < math.MaxUint64/10; p *= 10 {
+		for _, d := range []uint64{p - 1, p, p + 1, 2*p - 1, 9 * p} {
+			check(d)
+		}
+	}
+	for range 200000 {
+		check(r.Uint64() >> r.IntN(64))
+	}
+	check(math.MaxUint64)
+	if got := string(appendIntDigits(nil, math.MinInt64)); got != strconv.FormatInt(math.MinInt64, 10) {
+		t.Fatalf("appendIntDigits(MinInt64) = %s", got)
+	}
+	for n := uint64(0); n < 200000; n++ {
+		for k := 1; k <= 4; k++ {
+			p := pow10u[k]
+			want := strconv.FormatUint(n/p, 10) + "." + strconv.FormatUint(n%p+p, 10)[1:]
+			if got := string(appendDecimal(nil, false, n, k)); got != want {
+				t.Fatalf("appendDecimal(%d, %d) = %s, want %s", n, k, got, want)
 			}
 		}
 	}

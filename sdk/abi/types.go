@@ -1,10 +1,5 @@
 package abi
 
-import (
-	"encoding/json"
-	"fmt"
-)
-
 // Metadata describes an adapter and the miner it drives. It is the output of
 // adapter_metadata and must not depend on any input.
 type Metadata struct {
@@ -153,7 +148,7 @@ type Option struct {
 	// Values lists the allowed values of an "enum".
 	Values []string `json:"values,omitempty"`
 	// Default is the value used when the option is absent (JSON).
-	Default json.RawMessage `json:"default,omitempty"`
+	Default RawMessage `json:"default,omitempty"`
 	// Description is one line of help.
 	Description string `json:"description"`
 }
@@ -176,7 +171,7 @@ type Profile struct {
 	// Intensity is the GPU intensity; 0 lets the miner decide.
 	Intensity float64 `json:"intensity"`
 	// Options are adapter-specific settings documented in Metadata.Options.
-	Options map[string]json.RawMessage `json:"options,omitempty"`
+	Options map[string]RawMessage `json:"options,omitempty"`
 	// ExtraArgs are raw miner arguments; adapters accept only flags on
 	// their own allow-list.
 	ExtraArgs []string `json:"extra_args,omitempty"`
@@ -398,5 +393,5 @@ func (e *Error) Error() string {
 	if e.Code == "" {
 		return e.Message
 	}
-	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+	return e.Code + ": " + e.Message
 }

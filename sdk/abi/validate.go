@@ -2,15 +2,15 @@ package abi
 
 import (
 	"errors"
-	"fmt"
 	"path"
-	"regexp"
 	"strconv"
 	"strings"
 )
 
-// The checks here avoid package-level regexps so that guests importing abi
-// do not link the regexp engine unless they call Validate.
+// The checks here use neither fmt nor regexp: guests call ValidateCommand,
+// and either package would add hundreds of kilobytes to every guest module.
+// Metadata.Validate, which compiles a regexp, is in validate_metadata.go
+// and exists only outside wasip1.
 
 // ValidName reports whether s is a valid adapter (miner type) name:
 // 1-32 characters of [a-z0-9_-] starting with a letter.
@@ -74,68 +74,6 @@ func EnvAllowed(name string) bool {
 	return false
 }
 
-// Validate checks the metadata for the mistakes the host would trip over.
-func (m *Metadata) Validate() error {
-	var errs []error
-	if !ValidName(m.Name) {
-		errs = append(errs, fmt.Errorf("name %q must be 1-32 characters of [a-z0-9_-] starting with a letter", m.Name))
-	}
-	if m.DisplayName == "" {
-		errs = append(errs, errors.New("display_name is empty"))
-	}
-	if !ValidSemver(m.Version) {
-		errs = append(errs, fmt.Errorf("version %q is not semver", m.Version))
-	}
-	if m.ABIMinor < 0 || m.ABIMinor > Minor {
-		errs = append(errs, fmt.Errorf("abi_minor %d is newer than this host's %d.%d", m.ABIMinor, Major, Minor))
-	}
-	if len(m.Algorithms) == 0 {
-		errs = append(errs, errors.New("no algorithms"))
-	}
-	for _, a := range m.Algorithms {
-		if a.Name == "" {
-			errs = append(errs, errors.New("algorithm with empty name"))
-		}
-	}
-	switch m.API.Kind {
-	case "", APIHTTPJSON, APITCPJSONRPC:
-	default:
-		errs = append(errs, fmt.Errorf("api.kind %q is not %q or %q", m.API.Kind, APIHTTPJSON, APITCPJSONRPC))
-	}
-	switch m.Release.Checksum.Format {
-	case ChecksumSHA256Sums:
-		if m.Release.Checksum.File == "" {
-			errs = append(errs, errors.New("release.checksum.file is empty for format sha256sum"))
-		}
-	case ChecksumNone, "":
-	default:
-		errs = append(errs, fmt.Errorf("release.checksum.format %q is not %q or %q", m.Release.Checksum.Format, ChecksumSHA256Sums, ChecksumNone))
-	}
-	for _, a := range m.Release.Assets {
-		switch a.Archive {
-		case "tar.gz", "zip", "binary":
-		default:
-			errs = append(errs, fmt.Errorf("asset %q: archive %q is not tar.gz, zip or binary", a.Name, a.Archive))
-		}
-		if a.Name == "" || a.Binary == "" || a.OS == "" || a.Arch == "" {
-			errs = append(errs, fmt.Errorf("asset %q: os, arch, name and binary are required", a.Name))
-		}
-	}
-	if m.VersionProbe.Regex != "" {
-		if re, err := regexp.Compile(m.VersionProbe.Regex); err != nil {
-			errs = append(errs, fmt.Errorf("version_probe.regex: %v", err))
-		} else if re.NumSubexp() < 1 {
-			errs = append(errs, errors.New("version_probe.regex has no submatch for the version"))
-		}
-	}
-	for _, c := range m.StdinCommands {
-		if c.Name == "" || c.Input == "" {
-			errs = append(errs, fmt.Errorf("stdin command %q: name and input are required", c.Name))
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // ValidateCommand checks a build_command result against the instance it was
 // built for: argv without NUL bytes, files relative and inside the instance
 // directory, only allowed environment variables, and API endpoints on
@@ -144,12 +82,12 @@ func ValidateCommand(c *Command, inst *Instance) error {
 	var errs []error
 	for i, a := range c.Args {
 		if strings.IndexByte(a, 0) >= 0 {
-			errs = append(errs, fmt.Errorf("args[%d] contains a NUL byte", i))
+			errs = append(errs, errors.New("args["+strconv.Itoa(i)+"] contains a NUL byte"))
 		}
 	}
 	for name := range c.Env {
 		if !EnvAllowed(name) {
-			errs = append(errs, fmt.Errorf("env %q is not allowed (allowed prefixes: %s)", name, strings.Join(envPrefixes, " ")))
+			errs = append(errs, errors.New("env "+strconv.Quote(name)+" is not allowed (allowed prefixes: "+strings.Join(envPrefixes, " ")+")"))
 		}
 	}
 	seen := map[string]bool{}
@@ -159,16 +97,16 @@ func ValidateCommand(c *Command, inst *Instance) error {
 			continue
 		}
 		if seen[f.Path] {
-			errs = append(errs, fmt.Errorf("file %q listed twice", f.Path))
+			errs = append(errs, errors.New("file "+strconv.Quote(f.Path)+" listed twice"))
 		}
 		seen[f.Path] = true
 		if f.Mode&^0o777 != 0 || f.Mode&0o022 != 0 {
-			errs = append(errs, fmt.Errorf("file %q: mode %#o must be group/world read-only permission bits", f.Path, f.Mode))
+			errs = append(errs, errors.New("file "+strconv.Quote(f.Path)+": mode "+octal(f.Mode)+" must be group/world read-only permission bits"))
 		}
 	}
 	for _, e := range c.API {
 		if err := validEndpoint(&e, inst.APIPort); err != nil {
-			errs = append(errs, fmt.Errorf("api endpoint %q: %w", e.Name, err))
+			errs = append(errs, &wrapError{"api endpoint " + strconv.Quote(e.Name) + ": " + err.Error(), err})
 		}
 	}
 	return errors.Join(errs...)
@@ -181,11 +119,11 @@ func ValidFilePath(p string) error {
 	case p == "":
 		return errors.New("file path is empty")
 	case strings.IndexByte(p, 0) >= 0 || strings.Contains(p, `\`):
-		return fmt.Errorf("file path %q has a NUL or backslash", p)
+		return errors.New("file path " + strconv.Quote(p) + " has a NUL or backslash")
 	case path.IsAbs(p):
-		return fmt.Errorf("file path %q is absolute", p)
+		return errors.New("file path " + strconv.Quote(p) + " is absolute")
 	case path.Clean(p) != p || p == "." || p == ".." || strings.HasPrefix(p, "../"):
-		return fmt.Errorf("file path %q is not a clean relative path", p)
+		return errors.New("file path " + strconv.Quote(p) + " is not a clean relative path")
 	}
 	return nil
 }
@@ -195,20 +133,37 @@ func validEndpoint(e *Endpoint, port int) error {
 	switch e.Kind {
 	case APIHTTPJSON:
 		if !strings.HasPrefix(e.URL, "http://"+want+"/") {
-			return fmt.Errorf("url %q must start with http://%s/", e.URL, want)
+			return errors.New("url " + strconv.Quote(e.URL) + " must start with http://" + want + "/")
 		}
 		if strings.ContainsAny(e.URL, "@#\\ \r\n") {
-			return fmt.Errorf("url %q has a forbidden character", e.URL)
+			return errors.New("url " + strconv.Quote(e.URL) + " has a forbidden character")
 		}
 	case APITCPJSONRPC:
 		if e.Address != want {
-			return fmt.Errorf("address %q must be %s", e.Address, want)
+			return errors.New("address " + strconv.Quote(e.Address) + " must be " + want)
 		}
 		if strings.ContainsAny(e.Request, "\r\n") {
 			return errors.New("request must be one line")
 		}
 	default:
-		return fmt.Errorf("kind %q is not %q or %q", e.Kind, APIHTTPJSON, APITCPJSONRPC)
+		return errors.New("kind " + strconv.Quote(e.Kind) + " is not " + strconv.Quote(APIHTTPJSON) + " or " + strconv.Quote(APITCPJSONRPC))
 	}
 	return nil
+}
+
+// wrapError is fmt.Errorf("...: %w", err) without fmt.
+type wrapError struct {
+	msg string
+	err error
+}
+
+func (e *wrapError) Error() string { return e.msg }
+func (e *wrapError) Unwrap() error { return e.err }
+
+// octal formats m as fmt's %#o does: a leading 0 unless m is 0.
+func octal(m uint32) string {
+	if m == 0 {
+		return "0"
+	}
+	return "0" + strconv.FormatUint(uint64(m), 8)
 }
