@@ -255,19 +255,24 @@ func TestSplitLines(t *testing.T) {
 				t.Fatalf("splitLines(%q) = %q, want %q", in, got, want)
 			}
 		}
-		if i, j := indexNewline([]byte(in)), bytesIndex(in); i != j {
-			t.Fatalf("indexNewline(%q) = %d, want %d", in, i, j)
+	}
+	// Long batches with newlines at every offset of the 32-byte steps.
+	r := rand.New(rand.NewPCG(101, 102))
+	for range 3000 {
+		b := make([]byte, r.IntN(200))
+		for i := range b {
+			b[i] = "ab\n\x8a\x0a\xff\x0b"[r.IntN(7)]
+		}
+		got, want := splitLines(nil, b), splitLinesRef(b)
+		if len(got) != len(want) {
+			t.Fatalf("splitLines(%q) = %q, want %q", b, got, want)
+		}
+		for i := range got {
+			if string(got[i]) != string(want[i]) || cap(got[i]) != len(got[i]) {
+				t.Fatalf("splitLines(%q) = %q, want %q", b, got, want)
+			}
 		}
 	}
-}
-
-func bytesIndex(s string) int {
-	for i := range len(s) {
-		if s[i] == '\n' {
-			return i
-		}
-	}
-	return -1
 }
 
 func FuzzSplitLines(f *testing.F) {
@@ -286,24 +291,19 @@ func FuzzSplitLines(f *testing.F) {
 	})
 }
 
-// checkAPIRequest checks decodeAPIRequest against json.Unmarshal on in and
-// reports whether the fast path took it.
-func checkAPIRequest(t *testing.T, in []byte) bool {
+// checkAPIRequest checks decodeAPIRequest against json.Unmarshal on in.
+func checkAPIRequest(t *testing.T, in []byte) {
 	t.Helper()
 	var got, want abi.APIRequest
-	errGot := decodeAPIRequest(in, &got)
+	var d abi.Decoder
+	errGot := decodeAPIRequest(&d, in, &got)
 	errWant := json.Unmarshal(in, &want)
 	if (errGot == nil) != (errWant == nil) || errGot != nil && errGot.Error() != errWant.Error() {
 		t.Fatalf("decodeAPIRequest(%q) error %v, json.Unmarshal %v", in, errGot, errWant)
 	}
-	if !reflect.DeepEqual(got, want) || (got.Responses == nil) != (want.Responses == nil) {
+	if errGot == nil && (!reflect.DeepEqual(got, want) || (got.Responses == nil) != (want.Responses == nil)) {
 		t.Fatalf("decodeAPIRequest(%q) = %#v, json.Unmarshal %#v", in, got, want)
 	}
-	_, fast := fastAPIRequest(in)
-	if fast && errWant != nil {
-		t.Fatalf("fast path accepted %q, which json.Unmarshal refuses: %v", in, errWant)
-	}
-	return fast
 }
 
 var apiPieces = []string{"", "a", "{\n    \"id\": \"1e8d\",\n    \"uptime\": 24,", "\"", "\\", "/", "<>&", "\x00", "\x1f", "\x7f",
@@ -334,7 +334,7 @@ func randomAPIRequest(r *rand.Rand) abi.APIRequest {
 	return req
 }
 
-// The host sends json.Marshal's form, which the fast path must always take.
+// The host sends json.Marshal's form.
 func TestDecodeAPIRequestCanonical(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for range 5000 {
@@ -342,9 +342,7 @@ func TestDecodeAPIRequestCanonical(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !checkAPIRequest(t, in) {
-			t.Fatalf("fast path refused json.Marshal output %q", in)
-		}
+		checkAPIRequest(t, in)
 	}
 	for _, p := range []string{"api-summary.json", "api-backends.json"} {
 		body, err := os.ReadFile(filepath.Join("..", "adapters", "xmrig", "testdata", "6.16.0", p))
@@ -352,9 +350,7 @@ func TestDecodeAPIRequestCanonical(t *testing.T) {
 			t.Fatal(err)
 		}
 		in, _ := json.Marshal(abi.APIRequest{Responses: []abi.APIResponse{{Name: "summary", Status: 200, Body: string(body)}}})
-		if !checkAPIRequest(t, in) {
-			t.Fatalf("fast path refused the real %s", p)
-		}
+		checkAPIRequest(t, in)
 	}
 }
 
@@ -415,11 +411,12 @@ func BenchmarkDecodeAPIRequest(b *testing.B) {
 		req.Responses = append(req.Responses, abi.APIResponse{Name: p, Status: 200, Body: string(body)})
 	}
 	in, _ := json.Marshal(req)
-	b.Run("fast", func(b *testing.B) {
+	b.Run("Decoder", func(b *testing.B) {
 		b.ReportAllocs()
+		var d abi.Decoder
 		for b.Loop() {
 			var r abi.APIRequest
-			if err := decodeAPIRequest(in, &r); err != nil {
+			if err := decodeAPIRequest(&d, in, &r); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -433,4 +430,63 @@ func BenchmarkDecodeAPIRequest(b *testing.B) {
 			}
 		}
 	})
+}
+
+// richAdapter returns metadata and a command with every kind of field, to
+// check the hand-written encoders through Call.
+type richAdapter struct{ fake }
+
+func (*richAdapter) Metadata() abi.Metadata {
+	return abi.Metadata{Name: "rich", DisplayName: "Rich <&>", Version: "1.0.0", Homepage: "https://x.example/?a=1&b=2",
+		Algorithms:    []abi.Algorithm{{Name: "kawpow", Devices: []string{"nvidia"}, Coins: []string{"RVN"}, ShareFactor: 1 << 32, DAG: true}, {Name: "rx/0"}},
+		Release:       abi.Release{GitHub: "o/r", Assets: []abi.Asset{{OS: "linux", Arch: "amd64", Name: "n", Archive: "zip", Binary: "b", MinVersion: "1.0"}}, Checksum: abi.Checksum{Format: abi.ChecksumNone}},
+		VersionProbe:  abi.VersionProbe{Args: []string{"--version"}, Regex: `X ([0-9.]+)`},
+		API:           abi.APISpec{Kind: abi.APIHTTPJSON, Endpoints: []string{"/2/summary"}, PollIntervalS: 10},
+		StdinCommands: []abi.StdinCommand{{Name: "pause", Input: "p", Description: "pause \"now\""}},
+		Options:       []abi.Option{{Name: "o", Type: "enum", Values: []string{"a"}, Default: abi.RawMessage(` { "a" : "<x>" } `)}, {Name: "p", Type: "int"}},
+		Capabilities:  []string{"x"},
+	}
+}
+
+func (*richAdapter) BuildCommand(req abi.BuildRequest) (abi.Command, error) {
+	return abi.Command{Args: []string{"--a=" + req.Profile.Algo}, Env: map[string]string{"GPU_B": "2", "CUDA_A": "1"},
+		Files: []abi.File{{Path: "config.json", Content: "{\n  \"x\": \"<&>\"\n}\n", Mode: 0o600}},
+		API:   []abi.Endpoint{{Name: "summary", Kind: abi.APIHTTPJSON, URL: "http://127.0.0.1:1/2/summary", Headers: map[string]string{"Authorization": "Bearer t"}}}}, nil
+}
+
+func TestCallMetadataAndBuildAreJSONMarshal(t *testing.T) {
+	a := &richAdapter{}
+	st, out := Call(a, abi.ExportMetadata, nil)
+	want, _ := json.Marshal(a.Metadata())
+	if st != abi.StatusOK || string(out) != string(want) {
+		t.Errorf("metadata = %d %s\nwant %s", st, out, want)
+	}
+	req := abi.BuildRequest{Profile: abi.Profile{Algo: "rx/0", Options: map[string]abi.RawMessage{"x": abi.RawMessage(`1`)}}}
+	in, _ := json.Marshal(req)
+	st, out = Call(a, abi.ExportBuildCommand, in)
+	cmd, _ := a.BuildCommand(req)
+	want, _ = json.Marshal(cmd)
+	if st != abi.StatusOK || string(out) != string(want) {
+		t.Errorf("build = %d %s\nwant %s", st, out, want)
+	}
+	// A metadata value json.Marshal refuses fails the call as it did.
+	bad := &badMetadata{}
+	st, out = Call(bad, abi.ExportMetadata, nil)
+	_, wantErr := json.Marshal(bad.Metadata())
+	var e abi.Error
+	if st != abi.StatusError || json.Unmarshal(out, &e) != nil || e.Code != abi.CodeInternal || wantErr == nil || e.Message != wantErr.Error() {
+		t.Errorf("bad metadata = %d %s, want internal %v", st, out, wantErr)
+	}
+	// A malformed build request is reported with json.Unmarshal's message.
+	st, out = Call(a, abi.ExportBuildCommand, []byte(`{"profile":{"threads":"2"}}`))
+	wantErr = json.Unmarshal([]byte(`{"profile":{"threads":"2"}}`), new(abi.BuildRequest))
+	if st != abi.StatusError || json.Unmarshal(out, &e) != nil || e.Code != abi.CodeBadInput || e.Message != "build request: "+wantErr.Error() {
+		t.Errorf("bad request = %d %s, want %v", st, out, wantErr)
+	}
+}
+
+type badMetadata struct{ fake }
+
+func (*badMetadata) Metadata() abi.Metadata {
+	return abi.Metadata{Algorithms: []abi.Algorithm{{Name: "x", ShareFactor: math.Inf(1)}}}
 }
