@@ -2,7 +2,6 @@ package ttminer
 
 import (
 	"bytes"
-	"encoding/json"
 	"strconv"
 
 	"github.com/rigd/rigd/sdk"
@@ -15,9 +14,37 @@ const maxAPIDevices = 256
 
 // getstatReply is Claymore's miner_getstat1 reply as TT-Miner sends it:
 // {"id":0,"jsonrpc":"2.0","result":["2023.4.0","12","43000000;5;0",...]}.
+//
+// It is read by decode with abi.Decoder, which gives json.Unmarshal's
+// results and errors (the json tags are the reference for the tests).
 type getstatReply struct {
-	Result []json.RawMessage `json:"result"`
-	Error  json.RawMessage   `json:"error"`
+	Result []abi.RawMessage `json:"result"`
+	Error  abi.RawMessage   `json:"error"`
+}
+
+var replyFields = abi.NewFields("result", "error")
+
+func (r *getstatReply) decode(d *abi.Decoder) {
+	if !d.Object("ttminer.getstatReply") {
+		return
+	}
+	for d.More() {
+		switch d.Field(replyFields) {
+		case 0:
+			if d.Null() {
+				r.Result = nil
+			} else if d.Array("[]json.RawMessage") {
+				n := 0
+				for d.More() {
+					d.Raw(abi.SliceElem(&r.Result, n))
+					n++
+				}
+				abi.SliceEnd(&r.Result, n)
+			}
+		case 1:
+			d.Raw(&r.Error)
+		}
+	}
 }
 
 func badAPI(format string, args ...any) error {
@@ -58,7 +85,10 @@ func (a *Adapter) ParseAPI(req abi.APIRequest) (abi.Stats, error) {
 		return abi.Stats{}, badAPI("empty reply")
 	}
 	var rep getstatReply
-	if err := json.Unmarshal(raw, &rep); err != nil {
+	var d abi.Decoder
+	d.Reset(raw)
+	rep.decode(&d)
+	if err := d.Finish(); err != nil {
 		return abi.Stats{}, badAPI("reply is not a JSON-RPC object: %v", err)
 	}
 	if e := bytes.TrimSpace(rep.Error); len(e) > 0 && string(e) != "null" && string(e) != "false" && string(e) != `""` {
@@ -189,14 +219,17 @@ func (a *Adapter) deviceIDs(n int) []int {
 
 // element returns a result element as text: a JSON string, or a number some
 // Claymore-compatible miners send unquoted.
-func element(r json.RawMessage) (string, bool) {
+func element(r abi.RawMessage) (string, bool) {
 	r = bytes.TrimSpace(r)
 	if len(r) == 0 {
 		return "", false
 	}
 	if r[0] == '"' {
 		var s string
-		if err := json.Unmarshal(r, &s); err != nil {
+		var d abi.Decoder
+		d.Reset(r)
+		d.String(&s)
+		if err := d.Finish(); err != nil {
 			return "", false
 		}
 		return s, true

@@ -1,9 +1,7 @@
 package ttminer
 
 import (
-	"encoding/json"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -330,28 +328,38 @@ func clip(s string) string {
 }
 
 // parseOptions validates Profile.Options and returns the report interval.
-func parseOptions(opts map[string]json.RawMessage) (int, error) {
+func parseOptions(opts map[string]abi.RawMessage) (int, error) {
 	interval := defaultReportInterval
-	keys := make([]string, 0, len(opts))
-	for k := range opts {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		v := opts[k]
+	// Each key is checked on its own, so the error reported, that of the
+	// first bad key in sorted order, does not depend on map order (and
+	// needs no sort).
+	var badKey string
+	var bad error
+	for k, v := range opts {
+		var err error
 		switch k {
 		case optReportInterval:
 			if len(v) == 0 || string(v) == "null" {
 				continue
 			}
 			var f float64
-			if err := json.Unmarshal(v, &f); err != nil || f != math.Trunc(f) || f < 1 || f > maxReportInterval {
-				return 0, invalid("option %s must be an integer 1-%d (seconds), not %s", k, maxReportInterval, clip(string(v)))
+			var d abi.Decoder
+			d.Reset(v)
+			d.Float64(&f)
+			if derr := d.Finish(); derr != nil || f != math.Trunc(f) || f < 1 || f > maxReportInterval {
+				err = invalid("option %s must be an integer 1-%d (seconds), not %s", k, maxReportInterval, clip(string(v)))
+			} else {
+				interval = int(f)
 			}
-			interval = int(f)
 		default:
-			return 0, sdk.Errorf(abi.CodeUnknownOption, "unknown option %q (known: %s)", clip(k), optReportInterval)
+			err = sdk.Errorf(abi.CodeUnknownOption, "unknown option %q (known: %s)", clip(k), optReportInterval)
 		}
+		if err != nil && (bad == nil || k < badKey) {
+			badKey, bad = k, err
+		}
+	}
+	if bad != nil {
+		return 0, bad
 	}
 	return interval, nil
 }

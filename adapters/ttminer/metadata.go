@@ -1,8 +1,6 @@
 package ttminer
 
 import (
-	"encoding/json"
-
 	"github.com/rigd/rigd/sdk"
 	"github.com/rigd/rigd/sdk/abi"
 )
@@ -53,7 +51,7 @@ const (
 )
 
 var options = []abi.Option{
-	{Name: optReportInterval, Type: "int", Default: json.RawMessage(`10`),
+	{Name: optReportInterval, Type: "int", Default: abi.RawMessage(`10`),
 		Description: "seconds between TT-Miner's per-GPU statistics lines (-rep-i), 1-3600; the console hashrate, temperatures and counters update this often"},
 }
 

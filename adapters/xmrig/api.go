@@ -1,7 +1,6 @@
 package xmrig
 
 import (
-	"encoding/json"
 	"strings"
 
 	"github.com/rigd/rigd/sdk"
@@ -10,6 +9,10 @@ import (
 
 // summary is the part of XMRig's GET /2/summary (and the 2.x /1/summary)
 // the adapter reads. Pointers distinguish JSON null and absent from 0.
+//
+// The types are read by the hand-written decode methods below with
+// abi.Decoder, which gives json.Unmarshal's results and errors (the json
+// tags are the reference: TestDecodeMatchesUnmarshal compares the two).
 type summary struct {
 	Version    string             `json:"version"`
 	Uptime     *float64           `json:"uptime"`
@@ -32,13 +35,13 @@ type summaryConnection struct {
 	Pool *string `json:"pool"`
 	// IP is null while XMRig is not connected (6.x keeps "pool" set then);
 	// nil when the key is absent (2.x).
-	IP       json.RawMessage `json:"ip"`
-	Uptime   *float64        `json:"uptime"`
-	Ping     *float64        `json:"ping"`
-	Algo     *string         `json:"algo"`
-	Diff     *float64        `json:"diff"`
-	Accepted *float64        `json:"accepted"`
-	Rejected *float64        `json:"rejected"`
+	IP       abi.RawMessage `json:"ip"`
+	Uptime   *float64       `json:"uptime"`
+	Ping     *float64       `json:"ping"`
+	Algo     *string        `json:"algo"`
+	Diff     *float64       `json:"diff"`
+	Accepted *float64       `json:"accepted"`
+	Rejected *float64       `json:"rejected"`
 }
 
 type summaryResults struct {
@@ -61,18 +64,22 @@ type backend struct {
 // backendThread is a CPU, CUDA or OpenCL thread; GPU threads carry their
 // device's fields (XMRig's CudaDevice/OclDevice toJSON).
 type backendThread struct {
-	Index    *int       `json:"index"`
-	Hashrate []*float64 `json:"hashrate"`
-	Name     string     `json:"name"`
-	Board    string     `json:"board"`
-	BusID    string     `json:"bus_id"`
-	Health   *struct {
-		Temperature *float64  `json:"temperature"`
-		Power       *float64  `json:"power"`
-		Clock       *float64  `json:"clock"`
-		MemClock    *float64  `json:"mem_clock"`
-		FanSpeed    []float64 `json:"fan_speed"`
-	} `json:"health"`
+	Index    *int          `json:"index"`
+	Hashrate []*float64    `json:"hashrate"`
+	Name     string        `json:"name"`
+	Board    string        `json:"board"`
+	BusID    string        `json:"bus_id"`
+	Health   *threadHealth `json:"health"`
+}
+
+// threadHealth is an unnamed struct type to encoding/json (its name would
+// appear in its errors).
+type threadHealth = struct {
+	Temperature *float64  `json:"temperature"`
+	Power       *float64  `json:"power"`
+	Clock       *float64  `json:"clock"`
+	MemClock    *float64  `json:"mem_clock"`
+	FanSpeed    []float64 `json:"fan_speed"`
 }
 
 // ParseAPI turns one poll of /2/summary (required) and /2/backends
@@ -88,12 +95,12 @@ func (a *Adapter) ParseAPI(req abi.APIRequest) (abi.Stats, error) {
 		r := &req.Responses[i]
 		switch r.Name {
 		case endpointSummary:
-			if err := decodeResponse(r, &sum); err != nil {
+			if err := decodeResponse(r, sum.decode); err != nil {
 				return abi.Stats{}, err
 			}
 			haveSum = true
 		case endpointBackends:
-			if err := decodeResponse(r, &backends); err != nil {
+			if err := decodeResponse(r, func(d *abi.Decoder) { decodeBackends(d, &backends) }); err != nil {
 				return abi.Stats{}, err
 			}
 			haveBack = true
@@ -109,7 +116,9 @@ func (a *Adapter) ParseAPI(req abi.APIRequest) (abi.Stats, error) {
 	return st, nil
 }
 
-func decodeResponse(r *abi.APIResponse, v any) error {
+// decodeResponse checks one response and decodes its body with decode,
+// reporting a bad body as json.Unmarshal would.
+func decodeResponse(r *abi.APIResponse, decode func(*abi.Decoder)) error {
 	if r.Status != 0 && r.Status != 200 {
 		return sdk.Errorf(abi.CodeBadInput, "api response %q: HTTP status %d", r.Name, r.Status)
 	}
@@ -117,10 +126,278 @@ func decodeResponse(r *abi.APIResponse, v any) error {
 	if body == "" {
 		return sdk.Errorf(abi.CodeBadInput, "api response %q: empty body", r.Name)
 	}
-	if err := json.Unmarshal([]byte(body), v); err != nil {
+	var d abi.Decoder
+	d.ResetString(body)
+	decode(&d)
+	if err := d.Finish(); err != nil {
 		return sdk.Errorf(abi.CodeBadInput, "api response %q: %v", r.Name, err)
 	}
 	return nil
+}
+
+var (
+	summaryFields    = abi.NewFields("version", "uptime", "algo", "paused", "hashrate", "connection", "results", "cpu")
+	hashrateFields   = abi.NewFields("total", "highest")
+	connectionFields = abi.NewFields("pool", "ip", "uptime", "ping", "algo", "diff", "accepted", "rejected")
+	resultsFields    = abi.NewFields("diff_current", "shares_good", "shares_total")
+	brandFields      = abi.NewFields("brand")
+	backendFields    = abi.NewFields("type", "enabled", "hashrate", "platform", "threads")
+	vendorFields     = abi.NewFields("vendor")
+	threadFields     = abi.NewFields("index", "hashrate", "name", "board", "bus_id", "health")
+	healthFields     = abi.NewFields("temperature", "power", "clock", "mem_clock", "fan_speed")
+)
+
+// Go type names as encoding/json spells them in its errors.
+const (
+	typeCPU    = `struct { Brand string "json:\"brand\"" }`
+	typeVendor = `struct { Vendor string "json:\"vendor\"" }`
+	typeHealth = `struct { Temperature *float64 "json:\"temperature\""; Power *float64 "json:\"power\""; ` +
+		`Clock *float64 "json:\"clock\""; MemClock *float64 "json:\"mem_clock\""; FanSpeed []float64 "json:\"fan_speed\"" }`
+)
+
+func (s *summary) decode(d *abi.Decoder) {
+	if !d.Object("xmrig.summary") {
+		return
+	}
+	for d.More() {
+		switch d.Field(summaryFields) {
+		case 0:
+			d.String(&s.Version)
+		case 1:
+			d.Float64Ptr(&s.Uptime)
+		case 2:
+			d.StringPtr(&s.Algo)
+		case 3:
+			d.BoolPtr(&s.Paused)
+		case 4:
+			if d.Null() {
+				s.Hashrate = nil
+			} else {
+				if s.Hashrate == nil {
+					s.Hashrate = new(summaryHashrate)
+				}
+				s.Hashrate.decode(d)
+			}
+		case 5:
+			if d.Null() {
+				s.Connection = nil
+			} else {
+				if s.Connection == nil {
+					s.Connection = new(summaryConnection)
+				}
+				s.Connection.decode(d)
+			}
+		case 6:
+			if d.Null() {
+				s.Results = nil
+			} else {
+				if s.Results == nil {
+					s.Results = new(summaryResults)
+				}
+				s.Results.decode(d)
+			}
+		case 7:
+			if d.Null() {
+				s.CPU = nil
+				break
+			}
+			if s.CPU == nil {
+				s.CPU = new(struct {
+					Brand string `json:"brand"`
+				})
+			}
+			if d.Object(typeCPU) {
+				for d.More() {
+					if d.Field(brandFields) == 0 {
+						d.String(&s.CPU.Brand)
+					}
+				}
+			}
+		}
+	}
+}
+
+func (h *summaryHashrate) decode(d *abi.Decoder) {
+	if !d.Object("xmrig.summaryHashrate") {
+		return
+	}
+	for d.More() {
+		switch d.Field(hashrateFields) {
+		case 0:
+			decodeRates(d, &h.Total)
+		case 1:
+			d.Float64Ptr(&h.Highest)
+		}
+	}
+}
+
+// decodeRates reads a []*float64.
+func decodeRates(d *abi.Decoder, v *[]*float64) {
+	if d.Null() {
+		*v = nil
+	} else if d.Array("[]*float64") {
+		n := 0
+		for d.More() {
+			d.Float64Ptr(abi.SliceElem(v, n))
+			n++
+		}
+		abi.SliceEnd(v, n)
+	}
+}
+
+func (c *summaryConnection) decode(d *abi.Decoder) {
+	if !d.Object("xmrig.summaryConnection") {
+		return
+	}
+	for d.More() {
+		switch d.Field(connectionFields) {
+		case 0:
+			d.StringPtr(&c.Pool)
+		case 1:
+			d.Raw(&c.IP)
+		case 2:
+			d.Float64Ptr(&c.Uptime)
+		case 3:
+			d.Float64Ptr(&c.Ping)
+		case 4:
+			d.StringPtr(&c.Algo)
+		case 5:
+			d.Float64Ptr(&c.Diff)
+		case 6:
+			d.Float64Ptr(&c.Accepted)
+		case 7:
+			d.Float64Ptr(&c.Rejected)
+		}
+	}
+}
+
+func (r *summaryResults) decode(d *abi.Decoder) {
+	if !d.Object("xmrig.summaryResults") {
+		return
+	}
+	for d.More() {
+		switch d.Field(resultsFields) {
+		case 0:
+			d.Float64Ptr(&r.DiffCurrent)
+		case 1:
+			d.Float64Ptr(&r.SharesGood)
+		case 2:
+			d.Float64Ptr(&r.SharesTotal)
+		}
+	}
+}
+
+// decodeBackends reads the /2/backends array.
+func decodeBackends(d *abi.Decoder, bs *[]backend) {
+	if d.Null() {
+		*bs = nil
+	} else if d.Array("[]xmrig.backend") {
+		n := 0
+		for d.More() {
+			abi.SliceElem(bs, n).decode(d)
+			n++
+		}
+		abi.SliceEnd(bs, n)
+	}
+}
+
+func (b *backend) decode(d *abi.Decoder) {
+	if !d.Object("xmrig.backend") {
+		return
+	}
+	for d.More() {
+		switch d.Field(backendFields) {
+		case 0:
+			d.String(&b.Type)
+		case 1:
+			d.Bool(&b.Enabled)
+		case 2:
+			decodeRates(d, &b.Hashrate)
+		case 3:
+			if d.Null() {
+				b.Platform = nil
+				break
+			}
+			if b.Platform == nil {
+				b.Platform = new(struct {
+					Vendor string `json:"vendor"`
+				})
+			}
+			if d.Object(typeVendor) {
+				for d.More() {
+					if d.Field(vendorFields) == 0 {
+						d.String(&b.Platform.Vendor)
+					}
+				}
+			}
+		case 4:
+			if d.Null() {
+				b.Threads = nil
+			} else if d.Array("[]xmrig.backendThread") {
+				n := 0
+				for d.More() {
+					abi.SliceElem(&b.Threads, n).decode(d)
+					n++
+				}
+				abi.SliceEnd(&b.Threads, n)
+			}
+		}
+	}
+}
+
+func (t *backendThread) decode(d *abi.Decoder) {
+	if !d.Object("xmrig.backendThread") {
+		return
+	}
+	for d.More() {
+		switch d.Field(threadFields) {
+		case 0:
+			d.IntPtr(&t.Index)
+		case 1:
+			decodeRates(d, &t.Hashrate)
+		case 2:
+			d.String(&t.Name)
+		case 3:
+			d.String(&t.Board)
+		case 4:
+			d.String(&t.BusID)
+		case 5:
+			if d.Null() {
+				t.Health = nil
+				break
+			}
+			if t.Health == nil {
+				t.Health = new(threadHealth)
+			}
+			h := t.Health
+			if !d.Object(typeHealth) {
+				break
+			}
+			for d.More() {
+				switch d.Field(healthFields) {
+				case 0:
+					d.Float64Ptr(&h.Temperature)
+				case 1:
+					d.Float64Ptr(&h.Power)
+				case 2:
+					d.Float64Ptr(&h.Clock)
+				case 3:
+					d.Float64Ptr(&h.MemClock)
+				case 4:
+					if d.Null() {
+						h.FanSpeed = nil
+					} else if d.Array("[]float64") {
+						n := 0
+						for d.More() {
+							d.Float64(abi.SliceElem(&h.FanSpeed, n))
+							n++
+						}
+						abi.SliceEnd(&h.FanSpeed, n)
+					}
+				}
+			}
+		}
+	}
 }
 
 func statsFromSummary(s *summary) abi.Stats {

@@ -1,8 +1,6 @@
 package xmrig
 
 import (
-	"bytes"
-	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -25,6 +23,8 @@ const (
 
 // xmrigConfig is the config.json XMRig reads. Field order is the output
 // order; keys follow XMRig 6.x (older versions ignore keys they do not know).
+// It is written by appendConfig, by hand; the json tags are the reference
+// (TestAppendConfigMatchesEncoder).
 type xmrigConfig struct {
 	API            apiConfig     `json:"api"`
 	HTTP           httpConfig    `json:"http"`
@@ -205,10 +205,7 @@ func (a *Adapter) BuildCommand(req abi.BuildRequest) (abi.Command, error) {
 		cfg.Pools = append(cfg.Pools, pc)
 	}
 
-	content, err := marshalConfig(&cfg)
-	if err != nil {
-		return abi.Command{}, sdk.Errorf(abi.CodeInternal, "encode config: %v", err)
-	}
+	content := marshalConfig(&cfg)
 	args := make([]string, 0, 2+len(extra))
 	args = append(args, "--config="+ConfigFile, "--no-color")
 	args = append(args, extra...)
@@ -234,15 +231,182 @@ const (
 	endpointBackends = "backends"
 )
 
-func marshalConfig(cfg *xmrigConfig) (string, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "    ")
-	if err := enc.Encode(cfg); err != nil {
-		return "", err
+// marshalConfig writes cfg as a json.Encoder with SetEscapeHTML(false) and
+// SetIndent("", "    ") writes it: XMRig's own style, and byte for byte
+// what earlier versions of this adapter wrote.
+func marshalConfig(cfg *xmrigConfig) string {
+	compact := appendConfig(make([]byte, 0, 1024), cfg)
+	out := appendIndent(make([]byte, 0, 2*len(compact)), compact)
+	return string(append(out, '\n'))
+}
+
+// appendConfig appends cfg as compact JSON (the json tags' keys, in order).
+// Each field is one call that appends its key and value: less code in the
+// guest than inline appends.
+func appendConfig(b []byte, c *xmrigConfig) []byte {
+	b = cfgStrPtr(b, `{"api":{"id":`, c.API.ID)
+	b = cfgStrPtr(b, `,"worker-id":`, c.API.WorkerID)
+	b = cfgBool(b, `},"http":{"enabled":`, c.HTTP.Enabled)
+	b = cfgStr(b, `,"host":`, c.HTTP.Host)
+	b = cfgInt(b, `,"port":`, c.HTTP.Port)
+	b = cfgStr(b, `,"access-token":`, c.HTTP.AccessToken)
+	b = cfgBool(b, `,"restricted":`, c.HTTP.Restricted)
+	b = cfgBool(b, `},"autosave":`, c.Autosave)
+	b = cfgBool(b, `,"background":`, c.Background)
+	b = cfgBool(b, `,"colors":`, c.Colors)
+	b = cfgBool(b, `,"title":`, c.Title)
+	b = cfgStr(b, `,"randomx":{"mode":`, c.RandomX.Mode)
+	b = cfgBool(b, `},"cpu":{"enabled":`, c.CPU.Enabled)
+	b = cfgBool(b, `,"huge-pages":`, c.CPU.HugePages)
+	b = cfgIntPtr(b, `,"priority":`, c.CPU.Priority)
+	if c.CPU.MaxThreadsHint != nil {
+		b = cfgIntPtr(b, `,"max-threads-hint":`, c.CPU.MaxThreadsHint)
 	}
-	return buf.String(), nil
+	for i, t := range c.CPU.Threads {
+		b = cfgInt(b, pick(i == 0, `,"*":[`, `,`), t)
+		if i == len(c.CPU.Threads)-1 {
+			b = append(b, ']')
+		}
+	}
+	b = cfgGPU(b, `},"opencl":`, &c.OpenCL)
+	b = cfgGPU(b, `,"cuda":`, &c.CUDA)
+	b = cfgInt(b, `,"donate-level":`, c.DonateLevel)
+	b = cfgStrPtr(b, `,"log-file":`, c.LogFile)
+	switch {
+	case c.Pools == nil:
+		b = append(b, `,"pools":null`...)
+	case len(c.Pools) == 0:
+		b = append(b, `,"pools":[]`...)
+	}
+	for i := range c.Pools {
+		p := &c.Pools[i]
+		b = cfgStrPtr(b, pick(i == 0, `,"pools":[{"algo":`, `,{"algo":`), p.Algo)
+		b = cfgStrPtr(b, `,"coin":`, p.Coin)
+		b = cfgStr(b, `,"url":`, p.URL)
+		b = cfgStr(b, `,"user":`, p.User)
+		b = cfgStr(b, `,"pass":`, p.Pass)
+		b = cfgStrPtr(b, `,"rig-id":`, p.RigID)
+		b = cfgBool(b, `,"nicehash":`, p.Nicehash)
+		b = cfgBool(b, `,"keepalive":`, p.Keepalive)
+		b = cfgBool(b, `,"enabled":`, p.Enabled)
+		b = cfgBool(b, `,"tls":`, p.TLS)
+		b = append(b, '}')
+		if i == len(c.Pools)-1 {
+			b = append(b, ']')
+		}
+	}
+	b = cfgInt(b, `,"print-time":`, c.PrintTime)
+	b = cfgBool(b, `,"syslog":`, c.Syslog)
+	b = cfgBool(b, `,"watch":`, c.Watch)
+	b = cfgBool(b, `,"pause-on-battery":`, c.PauseOnBattery)
+	b = cfgBool(b, `,"pause-on-active":`, c.PauseOnActive)
+	return append(b, '}')
+}
+
+func pick(first bool, a, b string) string {
+	if first {
+		return a
+	}
+	return b
+}
+
+func cfgGPU(b []byte, key string, g *gpuConfig) []byte {
+	b = cfgBool(b, key+`{"enabled":`, g.Enabled)
+	b = cfgStrPtr(b, `,"loader":`, g.Loader)
+	if g.DevicesHint != "" {
+		b = cfgStr(b, `,"devices-hint":`, g.DevicesHint)
+	}
+	return append(b, '}')
+}
+
+// cfgStr appends key and s, escaped as the config's encoder did (no HTML
+// escaping).
+//
+//go:noinline
+func cfgStr(b []byte, key, s string) []byte { return abi.AppendString(append(b, key...), s, false) }
+
+//go:noinline
+func cfgStrPtr(b []byte, key string, s *string) []byte {
+	if s == nil {
+		return append(append(b, key...), "null"...)
+	}
+	return cfgStr(b, key, *s)
+}
+
+//go:noinline
+func cfgBool(b []byte, key string, v bool) []byte {
+	return strconv.AppendBool(append(b, key...), v)
+}
+
+//go:noinline
+func cfgInt(b []byte, key string, n int) []byte {
+	return strconv.AppendInt(append(b, key...), int64(n), 10)
+}
+
+//go:noinline
+func cfgIntPtr(b []byte, key string, n *int) []byte {
+	if n == nil {
+		return append(append(b, key...), "null"...)
+	}
+	return cfgInt(b, key, *n)
+}
+
+// appendIndent appends the compact, valid JSON src indented as json.Indent
+// does with prefix "" and indent "    ": one member or element per line,
+// ": " after keys, empty objects and arrays kept as {} and [].
+func appendIndent(dst, src []byte) []byte {
+	depth, needIndent, inString := 0, false, false
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		if inString {
+			dst = append(dst, c)
+			switch c {
+			case '\\':
+				i++
+				dst = append(dst, src[i])
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		if needIndent && c != '}' && c != ']' {
+			needIndent = false
+			depth++
+			dst = appendNewline(dst, depth)
+		}
+		switch c {
+		case '"':
+			inString = true
+			dst = append(dst, c)
+		case '{', '[':
+			needIndent = true // delayed, so that {} and [] stay empty
+			dst = append(dst, c)
+		case ',':
+			dst = append(dst, c)
+			dst = appendNewline(dst, depth)
+		case ':':
+			dst = append(dst, c, ' ')
+		case '}', ']':
+			if needIndent {
+				needIndent = false
+			} else {
+				depth--
+				dst = appendNewline(dst, depth)
+			}
+			dst = append(dst, c)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+func appendNewline(dst []byte, depth int) []byte {
+	dst = append(dst, '\n')
+	for range depth {
+		dst = append(dst, "    "...)
+	}
+	return dst
 }
 
 func checkInstance(inst *abi.Instance) error {

@@ -2,6 +2,7 @@ package xmrig
 
 import (
 	"bytes"
+	"math/bits"
 	"unsafe"
 
 	"github.com/rigd/rigd/sdk/abi"
@@ -34,8 +35,9 @@ type delta struct {
 }
 
 // batch holds per-call backing storage so that the many small pointers of
-// events do not cost one allocation each. It is fresh for every call: the
-// returned events point into it.
+// events do not cost one allocation each: the returned events point into
+// it. The numbers are reused by the next call, as the events are; the text
+// is not, since the session state keeps strings of it.
 type batch struct {
 	ints   []int64
 	floats []float64
@@ -62,7 +64,8 @@ func (b *batch) str(x []byte) string {
 
 func (b *batch) int(v int64) *int64 {
 	if len(b.ints) == cap(b.ints) {
-		b.ints = make([]int64, 0, 32)
+		// A new chunk: the pointers already handed out keep the old one.
+		b.ints = make([]int64, 0, max(32, 2*cap(b.ints)))
 	}
 	b.ints = append(b.ints, v)
 	return &b.ints[len(b.ints)-1]
@@ -70,7 +73,7 @@ func (b *batch) int(v int64) *int64 {
 
 func (b *batch) float(v float64) *float64 {
 	if len(b.floats) == cap(b.floats) {
-		b.floats = make([]float64, 0, 32)
+		b.floats = make([]float64, 0, max(32, 2*cap(b.floats)))
 	}
 	b.floats = append(b.floats, v)
 	return &b.floats[len(b.floats)-1]
@@ -79,19 +82,26 @@ func (b *batch) float(v float64) *float64 {
 // ParseLines turns console lines into events and the stats they change.
 // Lines arrive with ANSI escapes stripped by the host; escapes that slip
 // through are removed here. Nothing in a line can make it fail.
+//
+// The result's Events slice is the adapter's and is reused by its next
+// call (the SDK encodes it before then): allocating it for every batch
+// cost a guest more than parsing a dozen lines. What the events point to
+// (strings, numbers, devices) is never overwritten.
 func (a *Adapter) ParseLines(stream abi.Stream, lines [][]byte) (abi.LineResult, error) {
-	var (
-		d   delta
-		b   batch
-		evs []abi.Event
-	)
+	var d delta
+	b := batch{ints: a.ints[:0], floats: a.floats[:0]}
 	b.bools = [2]bool{false, true}
-	if len(lines) > 4 {
+	evs := a.events[:0]
+	if cap(evs) < len(lines) && len(lines) > 4 {
 		evs = make([]abi.Event, 0, len(lines))
 	}
 	for _, line := range lines {
 		evs = a.parseLine(line, evs, &d, &b)
 	}
+	if cap(evs) <= abi.MaxLineBatch {
+		a.events = evs[:0]
+	}
+	a.ints, a.floats = b.ints[:0], b.floats[:0]
 	res := abi.LineResult{Events: evs}
 	if res.Events == nil {
 		res.Events = []abi.Event{}
@@ -107,157 +117,202 @@ func (a *Adapter) ParseLines(stream abi.Stream, lines [][]byte) (abi.LineResult,
 	return res, nil
 }
 
+// parseLine parses one line. In the wasm guest a call costs about as much
+// as 2 loop iterations or a hundred instructions, so the usual line
+// ("[2021-11-28 12:09:05.552]  net      new job from ...") takes the inline
+// fast paths here and calls little more than wordScan and message.
 func (a *Adapter) parseLine(line []byte, evs []abi.Event, d *delta, b *batch) []abi.Event {
-	if bytes.IndexByte(line, 0x1b) >= 0 {
+	if indexByte(line, 0x1b) >= 0 {
 		a.scratch = stripANSI(a.scratch[:0], line)
 		line = a.scratch
 	}
-	line = trimSpace(line)
+	if len(line) > 0 && (isSpace(line[0]) || isSpace(line[len(line)-1])) {
+		line = trimSpace(line)
+	}
 	if len(line) < 4 {
 		return evs
 	}
 	if line[0] == '*' && line[1] == ' ' {
 		return a.banner(line[2:], evs, d)
 	}
-	ts, msg := splitTime(line)
-	if ev, ok := a.message(nil, ts, msg, d, b); ok {
-		if ev.Type != "" {
-			evs = append(evs, ev)
+	var ts, msg []byte
+	if len(line) > 27 && line[0] == '[' && line[20] == '.' && line[24] == ']' && isSpace(line[25]) &&
+		digit(line[1]) && line[5] == '-' && line[11] == ' ' && line[14] == ':' && digit(line[21]) && digit(line[22]) && digit(line[23]) {
+		// splitTime's usual case, inline, with one or two spaces after.
+		ts, msg = line[1:24], line[26:]
+		if isSpace(msg[0]) {
+			msg = msg[1:]
+			if isSpace(msg[0]) {
+				msg = trimLeft(msg)
+			}
 		}
-		return evs
+	} else {
+		ts, msg = splitTime(line)
+	}
+	w, flags := wordScan(msg) // the first word: a 5.x/6.x module tag or the message's
+	if len(msg) > 0 && (firstByteMatters[msg[0]] || flags&hasLT != 0) {
+		if evs, ok := a.message(nil, ts, msg, w, flags, d, b, evs); ok {
+			return evs
+		}
 	}
 	// 5.x/6.x lines carry a module tag ("net", "cpu", "miner", ...) before
 	// the message; 2.x lines have none.
-	tag, rest := cutWord(msg)
-	if len(tag) == 0 || len(tag) > 12 || len(rest) == 0 {
+	if w == 0 || w > 12 || w == len(msg) {
 		return evs
 	}
-	if ev, ok := a.message(tag, ts, trimLeft(rest), d, b); ok && ev.Type != "" {
-		evs = append(evs, ev)
+	tag := msg[:w]
+	// The tag's padding: XMRig 6.x pads tags to 8 columns.
+	i := w
+	if i+8 <= len(msg) {
+		if m := ^spaceMask(le64(msg[i:])) & swarHighs; m != 0 {
+			i += bits.TrailingZeros64(m) >> 3
+		} else {
+			i = skipSpace(msg, i)
+		}
+	} else {
+		i = skipSpace(msg, i)
 	}
+	evs, _ = a.message(tag, ts, msg[i:], -1, 0, d, b, evs) // its first word only if needed
 	return evs
 }
 
-// message parses one message (after the timestamp and tag). ok reports
-// that the line was recognised; an ev with empty Type is recognised but
-// produces no event.
-func (a *Adapter) message(tag, ts, msg []byte, d *delta, b *batch) (ev abi.Event, ok bool) {
+// firstByteMatters marks the first bytes for which message may recognise
+// a line without a tag (the cases of its switch): with any other, and no
+// '<' in the first word, it would not, and is not called.
+var firstByteMatters = func() (t [256]bool) {
+	for _, c := range "sarpnuRd[#IUK" {
+		t[c] = true
+	}
+	return t
+}()
+
+// message parses one message (after the timestamp and tag), appending its
+// event to evs; msg[:w] is its first word and flags say what wordScan found
+// in it (w < 0: not scanned yet). ok reports that the line was recognised
+// (and may have changed d).
+func (a *Adapter) message(tag, ts, msg []byte, w, flags int, d *delta, b *batch, evs []abi.Event) ([]abi.Event, bool) {
 	if len(msg) == 0 {
-		return ev, false
+		return evs, false
 	}
 	switch msg[0] {
 	case 's':
 		if hasPrefix(msg, "speed ") {
-			return a.speed(ts, msg[6:], d, b), true
+			return a.speed(ts, msg[6:], d, b, evs), true
 		}
 	case 'a':
 		if hasPrefix(msg, "accepted (") {
-			return a.share(abi.EventShareAccepted, ts, msg[len("accepted "):], d, b), true
+			return a.share(abi.EventShareAccepted, ts, msg[len("accepted "):], d, b, evs), true
 		}
 	case 'r':
 		if hasPrefix(msg, "rejected (") {
-			return a.share(abi.EventShareRejected, ts, msg[len("rejected "):], d, b), true
+			return a.share(abi.EventShareRejected, ts, msg[len("rejected "):], d, b, evs), true
 		}
 		if word(msg, "resumed") {
 			d.any, d.paused = true, &b.bools[0]
-			return abi.Event{Type: abi.EventResumed, Time: b.str(ts)}, true
+			return b.event(evs, abi.EventResumed, ts, nil), true
 		}
 	case 'p':
 		if word(msg, "paused") {
 			d.any, d.paused = true, &b.bools[1]
-			return abi.Event{Type: abi.EventPaused, Time: b.str(ts), Message: b.str(msg)}, true
+			return b.event(evs, abi.EventPaused, ts, msg), true
 		}
 	case 'n':
 		if hasPrefix(msg, "new job from ") {
-			return a.newJob(ts, msg[len("new job from "):], d, b), true
+			return a.newJob(ts, msg[len("new job from "):], d, b, evs), true
 		}
 		if hasPrefix(msg, "no active pools") {
 			d.any, d.connected = true, &b.bools[0]
-			return abi.Event{Type: abi.EventPoolError, Time: b.str(ts), Reason: b.str(msg), Pool: a.lines.pool}, true
+			return append(evs, abi.Event{Type: abi.EventPoolError, Time: b.str(ts), Reason: b.str(msg), Pool: a.lines.pool}), true
 		}
 		if hasPrefix(msg, "no valid configuration found") {
-			return abi.Event{Type: abi.EventFatal, Time: b.str(ts), Message: b.str(msg)}, true
+			return b.event(evs, abi.EventFatal, ts, msg), true
 		}
 	case 'u':
 		if hasPrefix(msg, "use pool ") || hasPrefix(msg, "use daemon ") || hasPrefix(msg, "use pool: ") {
-			_, rest := cutWord(msg[4:])
-			host, _ := cutWord(trimLeft(rest))
-			return a.usePool(ts, host, d, b), true
+			// "use pool HOST:PORT", "use daemon HOST:PORT": the word after the next.
+			hs, he := nextWord(msg, wordEnd(msg, 4))
+			return a.usePool(ts, msg[hs:he], d, b, evs), true
 		}
 	case 'R':
 		if word(msg, "READY") {
-			return abi.Event{Type: abi.EventReady, Time: b.str(ts), Message: b.str(msg)}, true
+			return b.event(evs, abi.EventReady, ts, msg), true
 		}
 	case 'd':
 		if hasPrefix(msg, "dev donate started") {
 			a.lines.donate = true
-			return abi.Event{Type: abi.EventPoolConnected, Time: b.str(ts), Message: "dev donate started", Donate: true}, true
+			return append(evs, abi.Event{Type: abi.EventPoolConnected, Time: b.str(ts), Message: "dev donate started", Donate: true}), true
 		}
 		if hasPrefix(msg, "dev donate finished") {
 			a.lines.donate = false
-			return abi.Event{Type: abi.EventPoolConnected, Time: b.str(ts), Message: "dev donate finished", Pool: a.lines.pool}, true
+			return append(evs, abi.Event{Type: abi.EventPoolConnected, Time: b.str(ts), Message: "dev donate finished", Pool: a.lines.pool}), true
 		}
 	case '[':
 		// 2.x-5.x: "[host:port] connect error: ..."
-		if end := bytes.IndexByte(msg, ']'); end > 1 {
-			if ev, ok := a.clientError(ts, msg[1:end], trimLeft(msg[end+1:]), d, b); ok {
-				return ev, true
+		if end := indexByte(msg, ']'); end > 1 {
+			if evs, ok := a.clientError(ts, msg[1:end], trimLeft(msg[end+1:]), d, b, evs); ok {
+				return evs, true
 			}
 		}
 	case '#':
 		if kind := gpuKind(tag); kind != "" {
-			return a.health(kind, ts, msg[1:], d, b)
+			return a.health(kind, ts, msg[1:], d, b, evs)
 		}
 	case 'I', 'U':
 		if hasPrefix(msg, "Incompatible algorithm") || hasPrefix(msg, "Unknown/unsupported algorithm") {
-			return abi.Event{Type: abi.EventError, Time: b.str(ts), Message: b.str(msg)}, true
+			return b.event(evs, abi.EventError, ts, msg), true
 		}
 	case 'K':
 		if hasPrefix(msg, "KawPow failed") {
-			return abi.Event{Type: abi.EventError, Time: b.str(ts), Message: b.str(msg)}, true
+			return b.event(evs, abi.EventError, ts, msg), true
 		}
 	}
 	if tag != nil && digitOrLetter(msg[0]) {
 		// 6.x: "net      host:port connect error: ..."
-		if host, rest := cutWord(msg); bytes.IndexByte(host, ':') > 0 {
-			if ev, ok := a.clientError(ts, host, trimLeft(rest), d, b); ok {
-				return ev, true
+		if w < 0 {
+			w, flags = wordScan(msg)
+		}
+		if flags&hasColon != 0 {
+			if evs, ok := a.clientError(ts, msg[:w], trimLeft(msg[w:]), d, b, evs); ok {
+				return evs, true
 			}
 		}
 	}
-	if tag == nil {
+	if tag == nil && w >= 0 && flags&hasLT != 0 && containsShort(msg[:w], "<line:") {
 		// A config file JSON error: "config.json<line:1, position:2>: ...".
-		if w, _ := cutWord(msg); bytes.IndexByte(w, '<') > 0 && bytes.Contains(w, []byte("<line:")) {
-			return abi.Event{Type: abi.EventError, Time: b.str(ts), Message: b.str(msg)}, true
-		}
+		return b.event(evs, abi.EventError, ts, msg), true
 	}
-	return ev, false
+	return evs, false
+}
+
+// event appends an event of type typ with the line's time and, if msg is
+// not nil, the message.
+func (b *batch) event(evs []abi.Event, typ string, ts, msg []byte) []abi.Event {
+	return append(evs, abi.Event{Type: typ, Time: b.str(ts), Message: b.str(msg)})
 }
 
 // speed parses "10s/60s/15m 38.50 n/a n/a H/s max 38.60 H/s" (and the 2.x
 // "2.5s/60s/15m ... H/s max: ... H/s").
-func (a *Adapter) speed(ts, msg []byte, d *delta, b *batch) abi.Event {
-	_, rest := cutWord(msg) // the window names
+func (a *Adapter) speed(ts, msg []byte, d *delta, b *batch, evs []abi.Event) []abi.Event {
+	i := wordEnd(msg, 0) // the window names
 	var vals [4]decimal
-	for i := 0; i < 3; i++ {
-		var tok []byte
-		tok, rest = cutWord(trimLeft(rest))
-		vals[i] = parseDecimal(tok)
-	}
-	unit, rest := cutWord(trimLeft(rest))
-	exp, unitOK := unitExp(unit)
+	s, e := nextWord(msg, i)
+	vals[0] = parseDecimal(msg[s:e])
+	s, e = nextWord(msg, e)
+	vals[1] = parseDecimal(msg[s:e])
+	s, e = nextWord(msg, e)
+	vals[2] = parseDecimal(msg[s:e])
+	s, e = nextWord(msg, e)
+	exp, unitOK := unitExp(msg[s:e])
 	ev := abi.Event{Type: abi.EventHashrate, Time: b.str(ts)}
 	if !unitOK {
-		return ev
+		return append(evs, ev)
 	}
-	kw, rest := cutWord(trimLeft(rest))
 	maxExp, maxOK := 0, false
-	if string(kw) == "max" || string(kw) == "max:" {
-		var tok, u []byte
-		tok, rest = cutWord(trimLeft(rest))
-		u, _ = cutWord(trimLeft(rest))
-		vals[3] = parseDecimal(tok)
-		maxExp, maxOK = unitExp(u)
+	if s, e = nextWord(msg, e); string(msg[s:e]) == "max" || string(msg[s:e]) == "max:" {
+		s, e = nextWord(msg, e)
+		vals[3] = parseDecimal(msg[s:e])
+		s, e = nextWord(msg, e)
+		maxExp, maxOK = unitExp(msg[s:e])
 	}
 	d.any = true
 	for i := 0; i < 3; i++ {
@@ -272,61 +327,64 @@ func (a *Adapter) speed(ts, msg []byte, d *delta, b *batch) abi.Event {
 	if !vals[0].ok {
 		ev.HashrateHS = nil
 	}
-	return ev
+	return append(evs, ev)
 }
 
 // share parses "(N/M) diff D (L ms)" and "(N/M) diff D "reason" (L ms)".
-func (a *Adapter) share(typ string, ts, msg []byte, d *delta, b *batch) abi.Event {
+func (a *Adapter) share(typ string, ts, msg []byte, d *delta, b *batch, evs []abi.Event) []abi.Event {
 	ev := abi.Event{Type: typ, Time: b.str(ts), Donate: a.lines.donate}
-	end := bytes.IndexByte(msg, ')')
+	end := indexByte(msg, ')')
 	if end < 0 {
-		return ev
+		return append(evs, ev)
 	}
-	accS, rejS, found := bytes.Cut(msg[1:end], []byte{'/'})
-	acc, okA := parseInt(accS)
-	rej, okR := parseInt(rejS)
-	if found && okA && okR {
-		ev.Accepted, ev.Rejected = b.int(acc), b.int(rej)
-		d.any, d.accepted, d.rejected = true, ev.Accepted, ev.Rejected
+	counts := msg[1:end]
+	if slash := indexByte(counts, '/'); slash >= 0 {
+		acc, okA := parseInt(counts[:slash])
+		rej, okR := parseInt(counts[slash+1:])
+		if okA && okR {
+			ev.Accepted, ev.Rejected = b.int(acc), b.int(rej)
+			d.any, d.accepted, d.rejected = true, ev.Accepted, ev.Rejected
+		}
 	}
 	rest := trimLeft(msg[end+1:])
 	if hasPrefix(rest, "diff ") {
-		var tok []byte
-		tok, rest = cutWord(rest[5:])
-		if v, ok := parseDiff(tok); ok {
+		e := wordEnd(rest, 5)
+		if v, ok := parseDiff(rest[5:e]); ok {
 			ev.Difficulty = b.float(v)
 		}
-		rest = trimLeft(rest)
+		rest = rest[skipSpace(rest, e):]
 	}
 	if typ == abi.EventShareRejected && len(rest) > 0 && rest[0] == '"' {
-		if q := bytes.LastIndexByte(rest, '"'); q > 0 {
+		if q := lastIndexByte(rest, '"'); q > 0 {
 			ev.Reason = b.str(rest[1:q])
-			rest = trimLeft(rest[q+1:])
+			rest = rest[skipSpace(rest, q+1):]
 			if !a.lines.donate {
 				d.any, d.reason = true, ev.Reason
 			}
 		}
 	}
 	if len(rest) > 0 && rest[0] == '(' {
-		if tok, _ := cutWord(rest[1:]); len(tok) > 0 {
-			if v := parseDecimal(tok); v.ok {
+		if e := wordEnd(rest, 1); e > 1 {
+			if v := parseDecimal(rest[1:e]); v.ok {
 				ev.LatencyMS = b.float(v.scaled(0))
 			}
 		}
 	}
-	return ev
+	return append(evs, ev)
 }
 
 // newJob parses "HOST:PORT diff D algo A height H".
-func (a *Adapter) newJob(ts, msg []byte, d *delta, b *batch) abi.Event {
-	host, rest := cutWord(msg)
+func (a *Adapter) newJob(ts, msg []byte, d *delta, b *batch, evs []abi.Event) []abi.Event {
+	i := wordEnd(msg, 0)
+	host := msg[:i]
 	ev := abi.Event{Type: abi.EventNewJob, Time: b.str(ts), Pool: b.str(host)}
 	ev.Donate = a.lines.donate || donateHost(host)
-	for len(rest) > 0 {
-		var key, val []byte
-		key, rest = cutWord(trimLeft(rest))
-		val, rest = cutWord(trimLeft(rest))
-		switch string(key) {
+	for i < len(msg) {
+		ks, ke := nextWord(msg, i)
+		vs, ve := nextWord(msg, ke)
+		i = ve
+		val := msg[vs:ve]
+		switch string(msg[ks:ke]) {
 		case "diff":
 			if v, ok := parseDiff(val); ok {
 				ev.Difficulty = b.float(v)
@@ -349,58 +407,59 @@ func (a *Adapter) newJob(ts, msg []byte, d *delta, b *batch) abi.Event {
 			d.algo = ev.Algo
 		}
 	}
-	return ev
+	return append(evs, ev)
 }
 
-func (a *Adapter) usePool(ts, host []byte, d *delta, b *batch) abi.Event {
+func (a *Adapter) usePool(ts, host []byte, d *delta, b *batch, evs []abi.Event) []abi.Event {
 	ev := abi.Event{Type: abi.EventPoolConnected, Time: b.str(ts), Pool: b.str(host)}
 	if a.lines.donate || donateHost(host) {
 		ev.Donate = true
-		return ev
+		return append(evs, ev)
 	}
 	if len(host) > 0 {
 		a.lines.pool = ev.Pool
 		d.any, d.pool, d.connected = true, ev.Pool, &b.bools[1]
 	}
-	return ev
+	return append(evs, ev)
 }
 
 // clientError handles the stratum client's errors for one pool: "connect
 // error: "..."", "read error: ...", "login error code: N", "error: ...,
 // code: N", DNS errors, timeouts and the like.
-func (a *Adapter) clientError(ts, host, text []byte, d *delta, b *batch) (abi.Event, bool) {
+func (a *Adapter) clientError(ts, host, text []byte, d *delta, b *batch, evs []abi.Event) ([]abi.Event, bool) {
 	if !(bytes.Contains(text, []byte("error")) || bytes.Contains(text, []byte("failed")) ||
 		bytes.Contains(text, []byte("timeout")) || hasPrefix(text, "duplicate job")) {
-		return abi.Event{}, false
+		return evs, false
 	}
 	ev := abi.Event{Type: abi.EventPoolError, Time: b.str(ts), Pool: b.str(host), Reason: unquote(text)}
 	if a.lines.donate || donateHost(host) {
 		ev.Donate = true
-		return ev, true
+		return append(evs, ev), true
 	}
 	// A failover pool retrying in the background does not disconnect the
 	// pool in use.
 	if a.lines.pool == "" || a.lines.pool == ev.Pool {
 		d.any, d.connected = true, &b.bools[0]
 	}
-	return ev, true
+	return append(evs, ev), true
 }
 
 // health parses GPU health lines: CUDA "#0 02:00.0  70W 64C 1500/5000 MHz
 // fan0:45%" and OpenCL "#0 03:00.0  94W 55C 1904RPM 1080/2040MHz". XMRig
 // prints 0 for a sensor it cannot read, so 0 W and 0 C are unknown.
-func (a *Adapter) health(kind string, ts, msg []byte, d *delta, b *batch) (abi.Event, bool) {
-	idTok, rest := cutWord(msg)
-	id, ok := parseInt(idTok)
+func (a *Adapter) health(kind string, ts, msg []byte, d *delta, b *batch, evs []abi.Event) ([]abi.Event, bool) {
+	i := wordEnd(msg, 0)
+	id, ok := parseInt(msg[:i])
 	if !ok || id < 0 || id > 1<<16 {
-		return abi.Event{}, false
+		return evs, false
 	}
 	dev := abi.Device{ID: int(id), Kind: kind}
-	bus, rest := cutWord(trimLeft(rest))
-	dev.BusID = b.str(bus)
-	for len(rest) > 0 {
-		var tok []byte
-		tok, rest = cutWord(trimLeft(rest))
+	s, e := nextWord(msg, i)
+	dev.BusID = b.str(msg[s:e])
+	for i = e; i < len(msg); {
+		s, e := nextWord(msg, i)
+		i = e
+		tok := msg[s:e]
 		switch {
 		case len(tok) > 1 && tok[len(tok)-1] == 'W':
 			if v := parseDecimal(tok[:len(tok)-1]); v.ok && v.mant > 0 {
@@ -411,12 +470,12 @@ func (a *Adapter) health(kind string, ts, msg []byte, d *delta, b *batch) (abi.E
 				dev.TempC = b.float(v.scaled(0))
 			}
 		case hasPrefix(tok, "fan") && len(tok) > 1 && tok[len(tok)-1] == '%' && dev.FanPct == nil:
-			if i := bytes.IndexByte(tok, ':'); i > 0 {
-				if v := parseDecimal(tok[i+1 : len(tok)-1]); v.ok {
+			if c := indexByte(tok, ':'); c > 0 {
+				if v := parseDecimal(tok[c+1 : len(tok)-1]); v.ok {
 					dev.FanPct = b.float(v.scaled(0))
 				}
 			}
-		case bytes.IndexByte(tok, '/') > 0:
+		case indexByte(tok, '/') > 0:
 			core, mem, _ := bytes.Cut(bytes.TrimSuffix(tok, []byte("MHz")), []byte{'/'})
 			if v := parseDecimal(core); v.ok && v.mant > 0 {
 				dev.CoreClockMHz = b.float(v.scaled(0))
@@ -437,7 +496,7 @@ func (a *Adapter) health(kind string, ts, msg []byte, d *delta, b *batch) (abi.E
 		d.devices = append(d.devices, dev)
 	}
 	c := dev // the event owns its copy; d.devices may change later in the batch
-	return abi.Event{Type: abi.EventDeviceStats, Time: b.str(ts), Device: &c}, true
+	return append(evs, abi.Event{Type: abi.EventDeviceStats, Time: b.str(ts), Device: &c}), true
 }
 
 // banner reads the " * ABOUT XMRig/6.16.0 gcc/5.4.0" (6.x) or " * VERSIONS:
@@ -446,8 +505,9 @@ func (a *Adapter) banner(line []byte, evs []abi.Event, d *delta) []abi.Event {
 	line = trimLeft(line)
 	if hasPrefix(line, "ABOUT") || hasPrefix(line, "VERSIONS") {
 		if i := bytes.Index(line, []byte("XMRig")); i >= 0 {
-			if j := bytes.IndexByte(line[i:], '/'); j > 0 {
-				v, _ := cutWord(line[i+j+1:])
+			if j := indexByte(line[i:], '/'); j > 0 {
+				v := line[i+j+1:]
+				v = v[:wordEnd(v, 0)]
 				if len(v) > 0 && v[0] >= '0' && v[0] <= '9' {
 					d.any, d.version = true, string(v)
 				}
@@ -474,5 +534,11 @@ func gpuKind(tag []byte) string {
 // donateHost reports the XMRig donation servers (donate.v2.xmrig.com,
 // donate.ssl.xmrig.com, ...), whose jobs never describe the user's pool.
 func donateHost(host []byte) bool {
-	return hasPrefix(host, "donate.") || hasPrefix(host, "donate2.") || bytes.Contains(host, []byte(".xmrig.com"))
+	return hasPrefix(host, "donate.") || hasPrefix(host, "donate2.") || containsXMRig(host)
+}
+
+// containsXMRig is bytes.Contains(host, ".xmrig.com"), cheaper for a host
+// without an 'x'.
+func containsXMRig(host []byte) bool {
+	return indexByte(host, 'x') >= 0 && bytes.Contains(host, []byte(".xmrig.com"))
 }

@@ -1,8 +1,6 @@
 package xmrig
 
 import (
-	"encoding/json"
-
 	"github.com/rigd/rigd/sdk"
 	"github.com/rigd/rigd/sdk/abi"
 )
@@ -17,7 +15,11 @@ type Adapter struct {
 	lines lineState
 	// scratch is reused to strip ANSI escapes without allocating per line.
 	scratch []byte
-	events  []abi.Event
+	// events is the Events slice ParseLines returns, reused (see there);
+	// ints and floats back its numbers, reused the same way.
+	events []abi.Event
+	ints   []int64
+	floats []float64
 }
 
 // New returns an adapter with empty session state.
@@ -34,7 +36,7 @@ var (
 // miner process (re)starts.
 func (a *Adapter) Reset() {
 	a.lines = lineState{}
-	a.events = a.events[:0]
+	a.events, a.ints, a.floats = a.events[:0], a.ints[:0], a.floats[:0]
 }
 
 // ShareFactor values: XMRig reports difficulty in hashes for CryptoNote
@@ -125,7 +127,7 @@ var options = []abi.Option{
 		Description: "mine on the CPU backend (set false for GPU-only mining)"},
 }
 
-func raw(s string) json.RawMessage { return json.RawMessage(s) }
+func raw(s string) abi.RawMessage { return abi.RawMessage(s) }
 
 // Metadata describes XMRig and this adapter. It does not depend on input.
 func (a *Adapter) Metadata() abi.Metadata {

@@ -1,9 +1,7 @@
 package xmrig
 
 import (
-	"encoding/json"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -14,56 +12,59 @@ import (
 // parseOptions validates Profile.Options: every key must be documented in
 // Metadata.Options and of its type; keys that would set a path XMRig loads
 // or rigd's own API settings are forbidden outright.
-func parseOptions(opts map[string]json.RawMessage) (settings, error) {
+func parseOptions(opts map[string]abi.RawMessage) (settings, error) {
 	s := settings{randomxMode: "auto", hugePages: true, donateLevel: 1, printTime: 10, gpuBackend: "none", cpu: true}
-	// Sorted keys: the first bad key reported is deterministic.
-	keys := make([]string, 0, len(opts))
-	for k := range opts {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		v := opts[k]
-		if forbiddenOption(k) {
-			return s, sdk.Errorf(abi.CodeForbidden, "option %q is forbidden: profiles can never set a path XMRig loads, its log file or rigd's API settings", k)
-		}
-		if isNull(v) {
-			continue // null means the default
-		}
-		var err error
-		switch k {
-		case optRandomXMode:
-			s.randomxMode, err = enumOpt(k, v, "auto", "fast", "light")
-		case optHugePages:
-			s.hugePages, err = boolOpt(k, v)
-		case optDonateLevel:
-			s.donateLevel, err = intOpt(k, v, 0, 99)
-		case optCPUPriority:
-			var n int
-			n, err = intOpt(k, v, 0, 5)
-			s.cpuPriority = &n
-		case optKeepalive:
-			s.keepalive, err = boolOpt(k, v)
-		case optNicehash:
-			s.nicehash, err = boolOpt(k, v)
-		case optPrintTime:
-			s.printTime, err = intOpt(k, v, 1, 3600)
-		case optMaxThreadsHint:
-			var n int
-			n, err = intOpt(k, v, 1, 100)
-			s.maxThreadsHint = &n
-		case optGPUBackend:
-			s.gpuBackend, err = enumOpt(k, v, "none", "cuda", "opencl")
-		case optCPU:
-			s.cpu, err = boolOpt(k, v)
-		default:
-			return s, sdk.Errorf(abi.CodeUnknownOption, "unknown option %q (known: %s)", k, knownOptions())
-		}
-		if err != nil {
-			return s, err
+	// Each key is checked on its own, so the error reported, that of the
+	// first bad key in sorted order, does not depend on map order (and
+	// needs no sort).
+	var badKey string
+	var bad error
+	for k, v := range opts {
+		if err := s.set(k, v); err != nil && (bad == nil || k < badKey) {
+			badKey, bad = k, err
 		}
 	}
-	return s, nil
+	return s, bad
+}
+
+// set applies one option.
+func (s *settings) set(k string, v abi.RawMessage) error {
+	if forbiddenOption(k) {
+		return sdk.Errorf(abi.CodeForbidden, "option %q is forbidden: profiles can never set a path XMRig loads, its log file or rigd's API settings", k)
+	}
+	if isNull(v) {
+		return nil // null means the default
+	}
+	var err error
+	switch k {
+	case optRandomXMode:
+		s.randomxMode, err = enumOpt(k, v, "auto", "fast", "light")
+	case optHugePages:
+		s.hugePages, err = boolOpt(k, v)
+	case optDonateLevel:
+		s.donateLevel, err = intOpt(k, v, 0, 99)
+	case optCPUPriority:
+		var n int
+		n, err = intOpt(k, v, 0, 5)
+		s.cpuPriority = &n
+	case optKeepalive:
+		s.keepalive, err = boolOpt(k, v)
+	case optNicehash:
+		s.nicehash, err = boolOpt(k, v)
+	case optPrintTime:
+		s.printTime, err = intOpt(k, v, 1, 3600)
+	case optMaxThreadsHint:
+		var n int
+		n, err = intOpt(k, v, 1, 100)
+		s.maxThreadsHint = &n
+	case optGPUBackend:
+		s.gpuBackend, err = enumOpt(k, v, "none", "cuda", "opencl")
+	case optCPU:
+		s.cpu, err = boolOpt(k, v)
+	default:
+		return sdk.Errorf(abi.CodeUnknownOption, "unknown option %q (known: %s)", k, knownOptions())
+	}
+	return err
 }
 
 func knownOptions() string {
@@ -88,11 +89,11 @@ func forbiddenOption(k string) bool {
 		strings.HasSuffix(n, "_path") || strings.HasSuffix(n, "_file")
 }
 
-func isNull(v json.RawMessage) bool {
+func isNull(v abi.RawMessage) bool {
 	return len(v) == 0 || string(v) == "null"
 }
 
-func boolOpt(k string, v json.RawMessage) (bool, error) {
+func boolOpt(k string, v abi.RawMessage) (bool, error) {
 	switch strings.TrimSpace(string(v)) {
 	case "true":
 		return true, nil
@@ -102,9 +103,9 @@ func boolOpt(k string, v json.RawMessage) (bool, error) {
 	return false, invalid("option %s must be true or false, not %s", k, clip(string(v)))
 }
 
-func intOpt(k string, v json.RawMessage, min, max int) (int, error) {
+func intOpt(k string, v abi.RawMessage, min, max int) (int, error) {
 	var f float64
-	if err := json.Unmarshal(v, &f); err != nil || f != math.Trunc(f) {
+	if err := decodeOption(v, func(d *abi.Decoder) { d.Float64(&f) }); err != nil || f != math.Trunc(f) {
 		return 0, invalid("option %s must be an integer %d-%d, not %s", k, min, max, clip(string(v)))
 	}
 	if f < float64(min) || f > float64(max) {
@@ -113,9 +114,9 @@ func intOpt(k string, v json.RawMessage, min, max int) (int, error) {
 	return int(f), nil
 }
 
-func enumOpt(k string, v json.RawMessage, values ...string) (string, error) {
+func enumOpt(k string, v abi.RawMessage, values ...string) (string, error) {
 	var s string
-	if err := json.Unmarshal(v, &s); err == nil {
+	if err := decodeOption(v, func(d *abi.Decoder) { d.String(&s) }); err == nil {
 		s = strings.ToLower(s)
 		for _, want := range values {
 			if s == want {
@@ -124,6 +125,14 @@ func enumOpt(k string, v json.RawMessage, values ...string) (string, error) {
 		}
 	}
 	return "", invalid("option %s must be one of %s, not %s", k, strings.Join(values, "|"), clip(string(v)))
+}
+
+// decodeOption decodes an option's value as json.Unmarshal would.
+func decodeOption(v abi.RawMessage, decode func(*abi.Decoder)) error {
+	var d abi.Decoder
+	d.Reset(v)
+	decode(&d)
+	return d.Finish()
 }
 
 // clip keeps error messages short when a profile holds a huge value.
