@@ -1,7 +1,6 @@
 package ttminer
 
 import (
-	"bytes"
 	"math"
 	"strings"
 	"unsafe"
@@ -89,8 +88,9 @@ type delta struct {
 }
 
 // batch holds per-call backing storage so that the many small pointers of
-// events do not cost one allocation each. It is fresh for every call: the
-// returned events point into it.
+// events do not cost one allocation each: the returned events point into
+// it. The numbers and devices are reused by the next call, as the events
+// are; the text is not.
 type batch struct {
 	ints   []int64
 	floats []float64
@@ -118,7 +118,8 @@ func (b *batch) str(x []byte) string {
 // device returns a copy of d owned by the batch, for an event.
 func (b *batch) device(d *abi.Device) *abi.Device {
 	if len(b.devs) == cap(b.devs) {
-		b.devs = make([]abi.Device, 0, 16)
+		// A new chunk: the pointers already handed out keep the old one.
+		b.devs = make([]abi.Device, 0, max(16, 2*cap(b.devs)))
 	}
 	b.devs = append(b.devs, *d)
 	return &b.devs[len(b.devs)-1]
@@ -126,7 +127,7 @@ func (b *batch) device(d *abi.Device) *abi.Device {
 
 func (b *batch) int(v int64) *int64 {
 	if len(b.ints) == cap(b.ints) {
-		b.ints = make([]int64, 0, 64)
+		b.ints = make([]int64, 0, max(64, 2*cap(b.ints)))
 	}
 	b.ints = append(b.ints, v)
 	return &b.ints[len(b.ints)-1]
@@ -134,7 +135,7 @@ func (b *batch) int(v int64) *int64 {
 
 func (b *batch) float(v float64) *float64 {
 	if len(b.floats) == cap(b.floats) {
-		b.floats = make([]float64, 0, 128)
+		b.floats = make([]float64, 0, max(128, 2*cap(b.floats)))
 	}
 	b.floats = append(b.floats, v)
 	return &b.floats[len(b.floats)-1]
@@ -143,19 +144,26 @@ func (b *batch) float(v float64) *float64 {
 // ParseLines turns console lines into events and the stats they change.
 // Lines arrive with ANSI escapes stripped by the host; escapes that slip
 // through are removed here. Nothing in a line can make it fail.
+//
+// The result's Events slice, and the numbers and devices its events point
+// to, are the adapter's and are reused by its next call (the SDK encodes
+// them before then): allocating them for every batch cost a guest more
+// than parsing a dozen lines. Strings are never overwritten.
 func (a *Adapter) ParseLines(stream abi.Stream, lines [][]byte) (abi.LineResult, error) {
-	var (
-		d   delta
-		b   batch
-		evs []abi.Event
-	)
+	var d delta
+	b := batch{ints: a.ints[:0], floats: a.floats[:0], devs: a.devs[:0]}
 	b.bools = [2]bool{false, true}
-	if len(lines) > 4 {
+	evs := a.events[:0]
+	if cap(evs) < len(lines) && len(lines) > 4 {
 		evs = make([]abi.Event, 0, len(lines))
 	}
 	for _, line := range lines {
 		evs = a.parseLine(line, evs, &d, &b)
 	}
+	if cap(evs) <= abi.MaxLineBatch {
+		a.events = evs[:0]
+	}
+	a.ints, a.floats, a.devs = b.ints[:0], b.floats[:0], b.devs[:0]
 	res := abi.LineResult{Events: evs}
 	if res.Events == nil {
 		res.Events = []abi.Event{}
@@ -171,7 +179,7 @@ func (a *Adapter) ParseLines(stream abi.Stream, lines [][]byte) (abi.LineResult,
 }
 
 func (a *Adapter) parseLine(line []byte, evs []abi.Event, d *delta, b *batch) []abi.Event {
-	if bytes.IndexByte(line, 0x1b) >= 0 {
+	if indexByte(line, 0x1b) >= 0 {
 		a.scratch = stripANSI(a.scratch[:0], line)
 		line = a.scratch
 	}
@@ -351,13 +359,7 @@ func putDevice(d *delta, dev abi.Device) {
 // tag splits "00-DEF]:  rest" (after "GPU[") into the text inside the
 // brackets and the message after "]:", with its leading '*' marker removed.
 func tag(msg []byte) (inside, rest []byte, marked, ok bool) {
-	end := -1
-	for i := 0; i < len(msg) && i < 40; i++ {
-		if msg[i] == ']' {
-			end = i
-			break
-		}
-	}
+	end := indexByte(msg[:min(len(msg), 40)], ']')
 	if end < 0 || end+1 >= len(msg) || msg[end+1] != ':' {
 		return nil, nil, false, false
 	}

@@ -15,6 +15,13 @@ type Adapter struct {
 	lines lineState
 	// scratch is reused to strip ANSI escapes without allocating per line.
 	scratch []byte
+	// events is the Events slice ParseLines returns, reused (see there);
+	// ints, floats and devs back what its events point to, reused the
+	// same way.
+	events []abi.Event
+	ints   []int64
+	floats []float64
+	devs   []abi.Device
 }
 
 // New returns an adapter with empty session state.
@@ -31,6 +38,7 @@ var (
 // miner process (re)starts.
 func (a *Adapter) Reset() {
 	a.lines.reset()
+	a.events, a.ints, a.floats, a.devs = a.events[:0], a.ints[:0], a.floats[:0], a.devs[:0]
 }
 
 // shareFactor: TT-Miner prints every share difficulty as the number of
