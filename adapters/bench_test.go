@@ -158,6 +158,50 @@ func BenchmarkParseLine64(b *testing.B) {
 	})
 }
 
+// BenchmarkParseLine64TTMiner is BenchmarkParseLine64 for the built-in
+// TT-Miner module and 64 lines of its real captures (no budget of its own;
+// the same guest costs).
+func BenchmarkParseLine64TTMiner(b *testing.B) {
+	rt := newTestRuntime(b, benchDeadlines)
+	m, err := rt.Load(context.Background(), SourceBuiltin, Builtins()["ttminer"])
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { m.close(context.Background()) })
+	s := m.NewSession()
+	defer s.Close()
+	ctx := context.Background()
+	logs, err := filepath.Glob(filepath.Join("ttminer", "testdata", "*", "*.log"))
+	if err != nil || len(logs) == 0 {
+		b.Fatalf("no TT-Miner logs: %v", err)
+	}
+	var all [][]byte
+	for _, p := range logs {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, l := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
+			if len(bytes.TrimSpace(l)) > 0 {
+				all = append(all, l)
+			}
+		}
+	}
+	var lines [][]byte
+	for len(lines) < abi.MaxLineBatch {
+		lines = append(lines, all...)
+	}
+	lines = lines[:abi.MaxLineBatch]
+	if res, err := s.ParseLines(ctx, abi.Stdout, lines); err != nil || len(res.Events) == 0 {
+		b.Fatalf("ParseLines = %d events, %v", len(res.Events), err)
+	}
+	loopTimed(b, func() {
+		if _, err := s.ParseLines(ctx, abi.Stdout, lines); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
 // BenchmarkParseAPISummary is one parse_api call on the real /2/summary and
 // /2/backends through a Session (budget: 1 ms).
 func BenchmarkParseAPISummary(b *testing.B) {
@@ -198,6 +242,7 @@ func BenchmarkLoadFromCache(b *testing.B) {
 	load() // cold: fills the cache
 	loopTimed(b, load)
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/op")
+	b.ReportMetric(float64(len(wasm))/1e6, "module-MB")
 }
 
 // BenchmarkInstantiate is one fresh instance of the loaded XMRig module
