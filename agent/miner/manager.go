@@ -484,7 +484,8 @@ func (m *Manager) record(points []Point) {
 	}
 }
 
-// writeHistory appends queued points in batches at most a second old.
+// writeHistory appends queued points in batches at most a second old. It
+// sleeps while no points come (no idle ticking).
 func (m *Manager) writeHistory(ctx context.Context) {
 	var batch []Point
 	flush := func() {
@@ -497,10 +498,11 @@ func (m *Manager) writeHistory(ctx context.Context) {
 		if err != nil {
 			m.log.Warn("history: points not stored", "points", len(batch), "err", err)
 		}
+		clear(batch)
 		batch = batch[:0]
 	}
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -514,54 +516,18 @@ func (m *Manager) writeHistory(ctx context.Context) {
 				}
 			}
 		case p := <-m.points:
+			if len(batch) == 0 {
+				timer.Reset(time.Second)
+			}
 			batch = append(batch, p...)
 			if len(batch) >= 10000 {
+				timer.Stop()
 				flush()
 			}
-		case <-tick.C:
+		case <-timer.C:
 			flush()
 		}
 	}
-}
-
-// PollOnce polls every running miner's API in parallel and waits for the
-// polls to finish. A miner whose previous poll is still in flight is
-// skipped.
-func (m *Manager) PollOnce(ctx context.Context) {
-	var wg sync.WaitGroup
-	for _, s := range m.all() {
-		wg.Go(func() { s.poll(ctx) })
-	}
-	wg.Wait()
-}
-
-// Close stops every miner (stop=true) or leaves them running (their PID
-// records let the next agent find them), then waits for the supervisors.
-func (m *Manager) Close(ctx context.Context, stop bool) error {
-	m.mu.Lock()
-	m.closed = true
-	m.mu.Unlock()
-	var errs []error
-	var wg sync.WaitGroup
-	var emu sync.Mutex
-	for _, s := range m.all() {
-		wg.Go(func() {
-			var err error
-			if stop {
-				err = s.stop(ctx)
-			} else {
-				err = s.detach(ctx)
-			}
-			if err != nil {
-				emu.Lock()
-				errs = append(errs, fmt.Errorf("miner %q: %w", s.name, err))
-				emu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	m.wg.Wait()
-	return errors.Join(errs...)
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.

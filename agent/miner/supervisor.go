@@ -245,6 +245,9 @@ func (s *supervisor) launch(ctx context.Context) error {
 		RingBytes: s.m.cfg.RingBytes,
 		Grace:     s.m.cfg.StopGrace,
 		OnLines:   s.onLines,
+		// Lines are batched for up to LineBatchDelay anyway: reading a
+		// chatty miner in gulps costs far fewer wakeups.
+		Coalesce: s.m.cfg.LineBatchDelay / 2,
 	})
 	if err != nil {
 		err = fmt.Errorf("start miner %q: %w", s.name, err)

@@ -75,6 +75,13 @@ type Spec struct {
 	// and are then dropped, counted in Stats.Dropped; and Done waits for it
 	// to return. The slice and its lines belong to the callee.
 	OnLines func(stream Stream, lines []Line)
+	// Coalesce, if positive, is how long a reader waits after a small read
+	// (under 16 KiB) before reading again, so that a miner printing a line
+	// every few milliseconds costs one wakeup per Coalesce rather than one
+	// per line. Large reads are never delayed: a flood is drained at once
+	// (the pipe holds 1 MiB meanwhile). Lines are stamped when read, so
+	// their Time can be up to Coalesce late.
+	Coalesce time.Duration
 }
 
 // Exit describes how a process ended.
@@ -130,6 +137,7 @@ type Process struct {
 	start      time.Time
 	startTicks uint64
 	grace      time.Duration
+	coalesce   time.Duration
 	onLines    func(Stream, []Line)
 
 	cmd          *exec.Cmd
@@ -260,6 +268,7 @@ func start(ctx context.Context, spec Spec) (_ *Process, err error) {
 		pid:          cmd.Process.Pid,
 		start:        time.Now(),
 		grace:        spec.Grace,
+		coalesce:     spec.Coalesce,
 		onLines:      spec.OnLines,
 		cmd:          cmd,
 		stdin:        inW,
@@ -529,8 +538,17 @@ func (p *Process) read(f *os.File, stream Stream, maxLine int) {
 		if err != nil {
 			return
 		}
+		if p.coalesce > 0 && n < coalesceBelow {
+			// A trickle: let a few more lines gather in the pipe so that one
+			// wakeup reads them all. A flood (full reads) is read at once.
+			time.Sleep(p.coalesce)
+		}
 	}
 }
+
+// coalesceBelow is the read size under which a reader waits Spec.Coalesce
+// before reading again.
+const coalesceBelow = 16 << 10
 
 // publish stamps lines, adds them to the ring and queues them for OnLines
 // without ever blocking.
