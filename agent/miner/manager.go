@@ -530,6 +530,46 @@ func (m *Manager) writeHistory(ctx context.Context) {
 	}
 }
 
+// PollOnce polls every running miner's API in parallel and waits for the
+// polls to finish. A miner whose previous poll is still in flight is
+// skipped.
+func (m *Manager) PollOnce(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, s := range m.all() {
+		wg.Go(func() { s.poll(ctx) })
+	}
+	wg.Wait()
+}
+
+// Close stops every miner (stop=true) or leaves them running (their PID
+// records let the next agent find them), then waits for the supervisors.
+func (m *Manager) Close(ctx context.Context, stop bool) error {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	var errs []error
+	var wg sync.WaitGroup
+	var emu sync.Mutex
+	for _, s := range m.all() {
+		wg.Go(func() {
+			var err error
+			if stop {
+				err = s.stop(ctx)
+			} else {
+				err = s.detach(ctx)
+			}
+			if err != nil {
+				emu.Lock()
+				errs = append(errs, fmt.Errorf("miner %q: %w", s.name, err))
+				emu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	m.wg.Wait()
+	return errors.Join(errs...)
+}
+
 // freePort returns a loopback TCP port that was free a moment ago.
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
