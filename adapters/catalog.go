@@ -158,7 +158,7 @@ func (c *Catalog) Load(ctx context.Context) error {
 			old.retire()
 		}
 	}
-	return errors.Join(append(errs, c.Scan(ctx))...)
+	return errors.Join(append(errs, c.scan(ctx, 0))...)
 }
 
 func (c *Catalog) entryLocked(name string) *entry {
@@ -184,18 +184,24 @@ func (c *Catalog) Watch(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			c.Scan(ctx)
+			c.scan(ctx, settle)
 		}
 	}
 }
 
-// settle is how old a file's modification time must be before it is
-// loaded, so that a file still being copied is not caught half-written.
+// settle is how old a file's modification time must be before the
+// watcher loads it, so that a file still being copied is not caught
+// half-written.
 const settle = 500 * time.Millisecond
 
 // Scan compares the adapters directory with what it saw last and applies
-// the differences; it returns the load errors.
-func (c *Catalog) Scan(ctx context.Context) error {
+// the differences, waiting for files modified in the last moment to
+// settle; it returns the load errors.
+func (c *Catalog) Scan(ctx context.Context) error { return c.scan(ctx, settle) }
+
+// scan is Scan with a given settle time (0 at start-up: every file
+// present is loaded).
+func (c *Catalog) scan(ctx context.Context, settle time.Duration) error {
 	if c.cfg.Dir == "" {
 		return nil
 	}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,13 +22,32 @@ import (
 // agentProcess is `rigd serve` running as its own process.
 type agentProcess struct {
 	cmd *exec.Cmd
-	log *bytes.Buffer
+	log *lockedBuffer
+}
+
+// lockedBuffer is a buffer written by a child's output copier and read by
+// the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func startAgentProcess(t *testing.T, bin, dataDir string) *agentProcess {
 	t.Helper()
 	os.Remove(filepath.Join(dataDir, "agent.addr"))
-	p := &agentProcess{log: &bytes.Buffer{}}
+	p := &agentProcess{log: &lockedBuffer{}}
 	p.cmd = exec.Command(bin, "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--p2p-listen=", "--poll-interval", "1s")
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
