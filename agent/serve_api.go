@@ -199,6 +199,7 @@ func (s *server) newAPI(log *slog.Logger) (*router.API, error) {
 		AdapterFiles: adapterFiles{cat: s.catalog},
 		Profiles:     sv.profiles,
 		History:      s.store,
+		Audit:        s.store,
 		Installer:    sv.installer,
 		System:       sys,
 		Metrics:      sv.metrics,

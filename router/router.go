@@ -57,6 +57,9 @@ type Config struct {
 	System       System
 	Peers        Peers
 	Remote       Remote
+	// Audit, if set, records every state-changing request and serves
+	// GET /audit.
+	Audit AuditLog
 	// Metrics is the registry /metrics serves (a new one if nil; get it
 	// with API.Metrics to hook adapter call timings).
 	Metrics *Metrics

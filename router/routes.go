@@ -81,6 +81,7 @@ func (a *API) routeTable() []route {
 		// System.
 		{Method: "GET", Path: "/health", Tag: "system", Summary: "liveness: the agent answers", Handle: a.health, Resp: Health{}, Public: true},
 		{Method: "GET", Path: "/ready", Tag: "system", Summary: "readiness of storage, adapters and p2p (each ok, degraded or disabled)", Handle: a.ready, Resp: Readiness{}},
+		{Method: "GET", Path: "/audit", Tag: "system", Summary: "the audit log of state-changing API and peer commands, newest first", Handle: a.listAudit, Query: []param{{"limit", "integer", "most entries (1-10000, default 100)"}}, Resp: []miner.AuditEntry{}},
 		{Method: "GET", Path: "/info", Tag: "system", Summary: "agent version, OS/arch, CPU, memory, installed miners, adapters, data dir, uptime", Handle: a.info, Resp: SystemInfo{}},
 		{Method: "GET", Path: "/openapi.json", Tag: "system", Summary: "this OpenAPI 3 document", Handle: a.serveOpenAPI, Resp: map[string]any{}},
 		{Method: "GET", Path: "/events", Tag: "system", Summary: "event stream: WebSocket (Upgrade: websocket) or SSE (Accept: text/event-stream); the current state of each miner first", Handle: a.events, Stream: true, Query: []param{qMiners}, Resp: StreamEvent{}, RespMedia: "text/event-stream"},
@@ -245,8 +246,17 @@ func (a *API) wrap(rt route) httprouter.Handle {
 		if !rt.Stream && !rt.Long {
 			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(a.cfg.WriteTimeout))
 		}
-		if err := rt.Handle(w, r, ps); err != nil {
+		var rec *statusRecorder
+		if a.cfg.Audit != nil && isStateChanging(rt.Method) {
+			rec = &statusRecorder{ResponseWriter: w}
+			w = rec
+		}
+		err := rt.Handle(w, r, ps)
+		if err != nil {
 			writeError(w, err)
+		}
+		if rec != nil {
+			a.audit(r, rt, ps, rec.status, err)
 		}
 	}
 }
