@@ -261,8 +261,11 @@ func (w *watchdog) observe(now time.Time, st *abi.Stats) *verdict {
 				w.lowSince = now
 			}
 			if low := now.Sub(w.lowSince); low >= time.Duration(w.cfg.LowHashrateFor) {
-				return &verdict{rule: RuleLowHashrate, measured: *hs, threshold: floor, unit: "H/s",
-					detail: fmt.Sprintf("hashrate %.4g H/s below %.4g H/s for %s", *hs, floor, low.Round(time.Second))}
+				detail := fmt.Sprintf("hashrate %.4g H/s below %.4g H/s for %s", *hs, floor, low.Round(time.Second))
+				if *hs <= 0 {
+					detail = fmt.Sprintf("hashrate 0 H/s for %s", low.Round(time.Second))
+				}
+				return &verdict{rule: RuleLowHashrate, measured: *hs, threshold: floor, unit: "H/s", detail: detail}
 			}
 		} else {
 			w.lowSince = time.Time{}
