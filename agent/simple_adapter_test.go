@@ -13,6 +13,7 @@ import (
 
 	"github.com/rigd/rigd/agent/install"
 	"github.com/rigd/rigd/agent/miner"
+	"github.com/rigd/rigd/router"
 	"github.com/rigd/rigd/sdk/abi"
 )
 
@@ -143,4 +144,54 @@ func ptrStr(p *int64) string {
 		return "null"
 	}
 	return fmt.Sprint(*p)
+}
+
+// TestDropInAppearsIntegration copies an adapter into the adapters
+// directory of a running agent: within 5 s it is listed and offered as a
+// miner type; removing it takes it away again.
+func TestDropInAppearsIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the adapters watcher; skipped with -short")
+	}
+	dir := t.TempDir()
+	_, api := testServer(t, func(c *serveConfig) {
+		c.AdaptersDir = dir
+		c.WatchInterval = time.Second
+	})
+	wasm, err := os.ReadFile(filepath.Join("..", "testdata", "wat-adapter", "simple.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(dir, ".simple.wasm.part")
+	if err := os.WriteFile(tmp, wasm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	copied := time.Now()
+	if err := os.Rename(tmp, filepath.Join(dir, "simple.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	offered := func() bool {
+		var avail []router.AvailableMiner
+		api.do("GET", "/miners/available", nil, &avail)
+		for _, a := range avail {
+			if a.Name == "simple" {
+				return true
+			}
+		}
+		return false
+	}
+	for !offered() {
+		if time.Since(copied) > 5*time.Second {
+			t.Fatal("a copied adapter was not offered within 5 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("offered %v after the copy", time.Since(copied).Round(time.Millisecond))
+	os.Remove(filepath.Join(dir, "simple.wasm"))
+	eventually(t, 10*time.Second, func() string {
+		if offered() {
+			return "a removed adapter is still offered"
+		}
+		return ""
+	})
 }
