@@ -2,7 +2,7 @@
 
 # Rebuild the built-in adapters from source (commands recorded in adapters/*/*.wasm.build).
 adapters:
-    sed -n 2p adapters/xmrig/xmrig.wasm.build | sh
+    for f in adapters/*/*.wasm.build; do sed -n 2p "$f" | sh; done
 
 # The README's test command (what .ci/run runs, with -race).
 test:
