@@ -413,6 +413,17 @@ func (m *Module) callJSON(ctx context.Context, export string, in, out any) error
 	})
 }
 
+// decodeResult reads a parse result with the hand-written decoder (no
+// reflection on the per-batch path).
+func (m *Module) decodeResult(export string, d *abi.Decoder, b []byte, out interface{ DecodeJSON(*abi.Decoder) }) error {
+	d.Reset(b)
+	out.DecodeJSON(d)
+	if err := d.Finish(); err != nil {
+		return &CallError{Adapter: m.label(), Export: export, Err: fmt.Errorf("%w: output is not a valid %T document: %v", ErrProtocol, out, err)}
+	}
+	return nil
+}
+
 func (m *Module) decode(export string, b []byte, out any) error {
 	if out == nil {
 		return nil

@@ -23,7 +23,8 @@ type Session struct {
 	mod    *Module
 	inst   *instance
 	closed bool
-	input  []byte // reused parse_line input buffer
+	input  []byte      // reused parse_line input buffer
+	dec    abi.Decoder // reused result decoder
 }
 
 func newSession(resolve func() (*Module, error)) *Session {
@@ -115,7 +116,7 @@ func (s *Session) ParseLines(ctx context.Context, stream abi.Stream, lines [][]b
 	if err != nil || !called {
 		return res, err
 	}
-	return res, m.decode(abi.ExportParseLine, out, &res)
+	return res, m.decodeResult(abi.ExportParseLine, &s.dec, out, &res)
 }
 
 // ParseAPI turns one poll's API replies into Stats.
@@ -134,7 +135,7 @@ func (s *Session) ParseAPI(ctx context.Context, req abi.APIRequest) (abi.Stats, 
 	if !called {
 		return st, &CallError{Adapter: m.label(), Export: abi.ExportParseAPI, Err: &abi.Error{Code: abi.CodeUnsupported, Message: "adapter does not parse an API"}}
 	}
-	return st, m.decode(abi.ExportParseAPI, out, &st)
+	return st, m.decodeResult(abi.ExportParseAPI, &s.dec, out, &st)
 }
 
 // Reset clears the adapter's parse state for a new miner process.
