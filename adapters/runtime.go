@@ -70,7 +70,9 @@ type Config struct {
 	// Deadlines per call; zero fields take DefaultDeadlines.
 	Deadlines Deadlines
 	// PoolSize is the number of idle instances kept per module for
-	// stateless calls (default 2).
+	// stateless calls (metadata, build_command). The default, 0, keeps
+	// none: those calls are rare in an agent (a miner start, a profile
+	// save) and an idle Go guest holds megabytes of linear memory.
 	PoolSize int
 	// OnCall, if set, observes every guest call (for metrics). It runs on
 	// the caller's goroutine and must be cheap.
@@ -104,9 +106,6 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 		if *p.dst <= 0 {
 			*p.dst = *p.d
 		}
-	}
-	if rt.poolSize <= 0 {
-		rt.poolSize = 2
 	}
 	rc := wazero.NewRuntimeConfigCompiler().
 		WithCloseOnContextDone(true).

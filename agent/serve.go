@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -113,6 +114,12 @@ func serve(c *cli, cfg serveConfig) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// A soft limit: the agent shares a small rig with its miners, so
+		// the garbage collector works harder before the heap grows past it
+		// (it is a target, not a cap: a bigger live heap still works).
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	srv, err := startServer(c.ctx, cfg, log)
 	if err != nil {
 		return err
@@ -137,6 +144,10 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }
+
+// defaultMemoryLimit is the Go heap's soft limit unless GOMEMLIMIT says
+// otherwise.
+const defaultMemoryLimit = 40 << 20
 
 // server is a running agent.
 type server struct {
