@@ -3,8 +3,10 @@ package agent
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,8 +17,23 @@ import (
 	"github.com/rigd/rigd/agent/miner"
 )
 
+// benchAPI is the real XMRig 6.16.0 API of a mining miner, served by the
+// fakes of the benchmarks so that the agent's polls parse real answers.
+func benchAPI(b *testing.B) map[string]json.RawMessage {
+	dir := filepath.Join("..", "adapters", "xmrig", "testdata", "6.16.0")
+	api := map[string]json.RawMessage{}
+	for path, file := range map[string]string{"/2/summary": "api-mining-summary.json", "/2/backends": "api-mining-backends.json"} {
+		body, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			b.Fatal(err)
+		}
+		api[path] = body
+	}
+	return api
+}
+
 // chattyScenario prints a real-format XMRig line every 10 ms for d.
-func chattyScenario(d time.Duration) agenttest.FakeScenario {
+func chattyScenario(b *testing.B, d time.Duration) agenttest.FakeScenario {
 	lines := []agenttest.FakeLine{
 		{Text: "[2026-11-26 22:55:19.643]  cpu      accepted (1/0) diff 50 (5 ms)", Delay: 10 * time.Millisecond},
 		{Text: "[2026-11-26 22:55:33.074]  miner    speed 10s/60s/15m 38.50 n/a n/a H/s max 38.60 H/s", Delay: 10 * time.Millisecond},
@@ -27,7 +44,8 @@ func chattyScenario(d time.Duration) agenttest.FakeScenario {
 		Banner: []string{" * ABOUT        XMRig/6.16.0 gcc/5.4.0"},
 		Lines:  lines,
 		Repeat: int(d/(10*time.Millisecond))/len(lines) + 1,
-		RunFor: time.Minute,
+		HTTP:   benchAPI(b),
+		RunFor: d,
 		TERM:   "exit",
 	}
 }
@@ -52,6 +70,25 @@ func rssBytes() int64 {
 	return 0
 }
 
+// waitPolled waits until the agent has parsed a poll of each miner's API
+// (the first comes a poll interval after the start): the warm-up.
+func waitPolled(b *testing.B, api *apiClient, names ...string) {
+	deadline := time.Now().Add(30 * time.Second)
+	for _, name := range names {
+		for {
+			var st miner.Info
+			api.do("GET", "/miners/"+name, nil, &st)
+			if st.Stats.UptimeS != nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("miner %s: no API poll parsed within 30 s: %+v", name, st)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
 func startFake(b *testing.B, api *apiClient, name, bin string) {
 	var info miner.Info
 	req := map[string]any{"type": "xmrig", "name": name, "binary": bin,
@@ -63,12 +100,13 @@ func startFake(b *testing.B, api *apiClient, name, bin string) {
 
 // BenchmarkSupervisionChattyMiner measures the agent's CPU while it
 // supervises one miner printing a line every 10 ms (parsed by the real
-// XMRig adapter, batched, merged, published). One op is one second of
+// XMRig adapter, batched, merged, published) and serving the real XMRig
+// API, polled every 10 s as by default. One op is one second of
 // supervision; the figure is %cpu of one core (budget: ≤ 1 %).
 func BenchmarkSupervisionChattyMiner(b *testing.B) {
 	_, api := testServer(b, func(c *serveConfig) { c.PollInterval = 10 * time.Second })
-	startFake(b, api, "chatty", agenttest.FakeMiner(b, chattyScenario(time.Duration(b.N+5)*time.Second)))
-	time.Sleep(2 * time.Second) // warm-up: adapter instance, first batches
+	startFake(b, api, "chatty", agenttest.FakeMiner(b, chattyScenario(b, time.Duration(b.N+30)*time.Second)))
+	waitPolled(b, api, "chatty")
 	b.ResetTimer()
 	c0, t0 := cpuTime(), time.Now()
 	for range b.N {
@@ -85,19 +123,31 @@ func BenchmarkSupervisionChattyMiner(b *testing.B) {
 }
 
 // BenchmarkIdleRSSTwoMiners reports the agent's resident memory while it
-// supervises two quiet miners (budget: ≤ 64 MiB). The figure is the test
-// process's RSS, an upper bound of the agent's.
+// supervises two quiet miners (budget: ≤ 64 MiB), and its CPU. The miners
+// serve the real XMRig API, polled every 10 s as by default. The figure is
+// the test process's RSS, an upper bound of the agent's.
 func BenchmarkIdleRSSTwoMiners(b *testing.B) {
-	_, api := testServer(b, nil)
-	sc := agenttest.FakeScenario{Banner: []string{" * ABOUT        XMRig/6.16.0 gcc/5.4.0"}, RunFor: time.Minute, TERM: "exit"}
+	_, api := testServer(b, func(c *serveConfig) { c.PollInterval = 10 * time.Second })
+	sc := agenttest.FakeScenario{Banner: []string{" * ABOUT        XMRig/6.16.0 gcc/5.4.0"}, HTTP: benchAPI(b),
+		RunFor: time.Duration(b.N+30) * time.Second, TERM: "exit"}
 	startFake(b, api, "idle1", agenttest.FakeMiner(b, sc))
 	startFake(b, api, "idle2", agenttest.FakeMiner(b, sc))
+	waitPolled(b, api, "idle1", "idle2")
 	b.ResetTimer()
+	c0, t0 := cpuTime(), time.Now()
 	for range b.N {
 		time.Sleep(time.Second)
 	}
+	cpu, wall := cpuTime()-c0, time.Since(t0)
 	b.StopTimer()
+	for _, name := range []string{"idle1", "idle2"} {
+		var st miner.Info
+		if api.do("GET", "/miners/"+name, nil, &st); st.State != miner.StateRunning || st.Restarts != 0 {
+			b.Fatalf("miner %s did not run quietly throughout: %+v", name, st)
+		}
+	}
 	b.ReportMetric(float64(rssBytes())/(1<<20), "MiB-rss")
+	b.ReportMetric(100*float64(cpu)/float64(wall), "%cpu")
 }
 
 

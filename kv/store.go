@@ -280,6 +280,7 @@ func (s *Store) openPebble() (*pebble.DB, error) {
 	// a few dozen block reads instead of hundreds. Level options inherit
 	// from L0.
 	opts.Levels[0].BlockSize = 32 << 10
+	opts.Experimental.CompactionScheduler = newScheduler()
 	db, err := pebble.Open(s.dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("kv: open %s: %w", s.dir, err)

@@ -74,8 +74,9 @@ type Config struct {
 	StopGrace time.Duration
 	// RingBytes bounds each miner's output ring (default 1 MiB).
 	RingBytes int
-	// LineBatchDelay is how long a partial batch of lines waits for more
-	// before it goes to the adapter (default 100 ms).
+	// LineBatchDelay is how long a trickle of output gathers in the pipe
+	// before it is read and parsed, in one adapter call per 64 lines
+	// (default 100 ms). A flood is read and parsed without delay.
 	LineBatchDelay time.Duration
 }
 

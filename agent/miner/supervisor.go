@@ -20,12 +20,6 @@ import (
 	"github.com/rigd/rigd/sdk/abi"
 )
 
-// lineBatch is one read's worth of lines handed over by the process.
-type lineBatch struct {
-	stream proc.Stream
-	lines  []proc.Line
-}
-
 // supervisor runs one miner: it launches the process, feeds its output to
 // the adapter, restarts it by the restart policy and reports its state.
 type supervisor struct {
@@ -41,16 +35,15 @@ type supervisor struct {
 	ctx    context.Context // cancelled when the supervisor ends
 	cancel context.CancelFunc
 
-	lines     chan lineBatch
-	stopCh    chan struct{}      // closed by stop
-	detachCh  chan struct{}      // closed by detach
-	flushReq  chan chan struct{} // asks the batch loop to parse everything received
-	done      chan struct{}      // closed when run returns
-	batchQuit chan struct{}
-	batchDone chan struct{}
-	stopOnce  sync.Once
+	stopCh   chan struct{} // closed by stop
+	detachCh chan struct{} // closed by detach
+	done     chan struct{} // closed when run returns
+	stopOnce sync.Once
 
-	session Session // used by the batch loop and polls; serialised inside
+	session Session // used by onLines and polls; serialised inside
+	// feeders batch each stream's lines for the session. Only onLines
+	// uses them, and proc calls it for one process at a time.
+	feeders [3]*LineFeeder // by proc.Stream
 
 	wdRestart chan *Incident // the watchdog asks the run loop to restart
 	wdFail    chan *Incident // ... or to stop for good
@@ -65,7 +58,7 @@ type supervisor struct {
 		polling       bool
 		hist          memHistory
 		lastStats     time.Time // last stats event
-		dropped       uint64    // line batches dropped because parsing fell behind
+		dropped       uint64    // lines of the current process not parsed: parsing fell behind
 		parseErrs     int
 		apiFails      int // consecutive failed polls
 		lastAPIErr    string
@@ -98,13 +91,9 @@ func newSupervisor(m *Manager, name string, req StartRequest, meta abi.Metadata)
 		policy:    restart.New(m.cfg.Restart),
 		ctx:       ctx,
 		cancel:    cancel,
-		lines:     make(chan lineBatch, 256),
 		stopCh:    make(chan struct{}),
 		detachCh:  make(chan struct{}),
-		flushReq:  make(chan chan struct{}),
 		done:      make(chan struct{}),
-		batchQuit: make(chan struct{}),
-		batchDone: make(chan struct{}),
 		wdRestart: make(chan *Incident, 1),
 		wdFail:    make(chan *Incident, 1),
 	}
@@ -153,7 +142,10 @@ func (s *supervisor) begin(ctx context.Context) error {
 		return err
 	}
 	s.session = sess
-	go s.batchLoop()
+	s.feeders = [3]*LineFeeder{
+		proc.Stdout: NewLineFeeder(sess, abi.Stdout, s.onParse),
+		proc.Stderr: NewLineFeeder(sess, abi.Stderr, s.onParse),
+	}
 	if err := s.launch(ctx); err != nil {
 		s.abort()
 		return err
@@ -163,9 +155,7 @@ func (s *supervisor) begin(ctx context.Context) error {
 
 // abort undoes a failed begin.
 func (s *supervisor) abort() {
-	close(s.batchQuit)
 	if s.session != nil {
-		<-s.batchDone
 		s.session.Close()
 	}
 	s.cancel()
@@ -245,9 +235,9 @@ func (s *supervisor) launch(ctx context.Context) error {
 		RingBytes: s.m.cfg.RingBytes,
 		Grace:     s.m.cfg.StopGrace,
 		OnLines:   s.onLines,
-		// Lines are batched for up to LineBatchDelay anyway: reading a
-		// chatty miner in gulps costs far fewer wakeups.
-		Coalesce: s.m.cfg.LineBatchDelay / 2,
+		// A chatty miner is read, and its lines parsed, in gulps of
+		// LineBatchDelay: one wakeup and one adapter call per gulp.
+		Coalesce: s.m.cfg.LineBatchDelay,
 	})
 	if err != nil {
 		err = fmt.Errorf("start miner %q: %w", s.name, err)
@@ -267,6 +257,7 @@ func (s *supervisor) launch(ctx context.Context) error {
 	s.mu.fatal = ""
 	s.mu.fatalCh = make(chan struct{})
 	s.mu.apiFails = 0
+	s.mu.dropped = 0
 	s.mu.hsSum, s.mu.hsCount = 0, 0
 	s.mu.shares = nil
 	s.mu.wd.launched(s.m.clock.Now())
@@ -319,10 +310,9 @@ func (s *supervisor) waitExit() (proc.Exit, exitHow) {
 	for {
 		select {
 		case <-p.Done():
+			// Done waited for onLines: the process's last lines, which may
+			// say why it died (an expired beta), are parsed.
 			ex, _ := p.Exit()
-			// Parse the process's last lines before deciding what its exit
-			// means: they may say why it died (an expired beta).
-			s.flushLines()
 			return ex, exited
 		case <-s.stopCh:
 			s.setState(StateStopping, "stopping by request")
@@ -541,8 +531,6 @@ func (s *supervisor) setState(st State, msg string) {
 
 // finish releases everything once run returns.
 func (s *supervisor) finish() {
-	close(s.batchQuit)
-	<-s.batchDone
 	s.session.Close()
 	s.cancel()
 	close(s.done)
@@ -619,101 +607,36 @@ func (s *supervisor) write(ctx context.Context, b []byte) error {
 	return nil
 }
 
-// onLines is called by the process's reader; it must not block.
+// onLines parses one read's worth of lines (at most LineBatchDelay of a
+// trickle, or a flood's gulp) through the adapter session. proc calls it on
+// one goroutine per process, one batch at a time, and the process's Done
+// waits for it, so a process that is done has all its lines parsed. While
+// a call runs, proc queues further reads, and drops them (counted) if the
+// adapter cannot keep up.
 func (s *supervisor) onLines(stream proc.Stream, lines []proc.Line) {
-	select {
-	case s.lines <- lineBatch{stream, lines}:
-	default:
-		s.mu.Lock()
-		s.mu.dropped++
-		n := s.mu.dropped
-		s.mu.Unlock()
-		if n == 1 || n%100 == 0 {
-			s.log.Warn("adapter cannot keep up with the miner's output; lines not parsed", "dropped_batches", n)
-		}
-	}
-}
-
-// batchLoop feeds lines to the adapter in batches of up to 64 lines, or
-// whatever arrived within LineBatchDelay. A batch holds lines of one stream;
-// a line of the other stream first flushes it, so the adapter sees lines in
-// the order they were read.
-func (s *supervisor) batchLoop() {
-	defer close(s.batchDone)
-	feeders := map[proc.Stream]*LineFeeder{
-		proc.Stdout: NewLineFeeder(s.session, abi.Stdout, s.onParse),
-		proc.Stderr: NewLineFeeder(s.session, abi.Stderr, s.onParse),
-	}
-	var pending *LineFeeder // the feeder holding lines, if any
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	flush := func() {
-		if pending == nil {
-			return
-		}
-		if err := pending.Flush(s.ctx); err != nil {
+	f := s.feeders[stream]
+	for _, l := range lines {
+		if err := f.Add(s.ctx, []byte(l.Plain)); err != nil {
 			s.parseError(err)
 		}
-		pending = nil
 	}
-	for {
-		select {
-		case <-s.batchQuit:
-			flush()
-			return
-		case b := <-s.lines:
-			f := feeders[b.stream]
-			if f == nil {
-				continue
-			}
-			if pending != f {
-				flush()
-			}
-			for _, l := range b.lines {
-				if err := f.Add(s.ctx, []byte(l.Plain)); err != nil {
-					s.parseError(err)
-				}
-			}
-			if f.Pending() == 0 {
-				pending = nil
-			} else if pending == nil {
-				pending = f
-				timer.Reset(s.m.cfg.LineBatchDelay)
-			}
-		case <-timer.C:
-			flush()
-		case ack := <-s.flushReq:
-			for drained := false; !drained; {
-				select {
-				case b := <-s.lines:
-					if f := feeders[b.stream]; f != nil {
-						if pending != f {
-							flush()
-						}
-						for _, l := range b.lines {
-							if err := f.Add(s.ctx, []byte(l.Plain)); err != nil {
-								s.parseError(err)
-							}
-						}
-						pending = f
-					}
-				default:
-					drained = true
-				}
-			}
-			flush()
-			close(ack)
+	if err := f.Flush(s.ctx); err != nil {
+		s.parseError(err)
+	}
+	s.mu.Lock()
+	p, seen := s.mu.proc, s.mu.dropped
+	s.mu.Unlock()
+	if p == nil {
+		return
+	}
+	if d := p.Stats().Dropped; d > seen {
+		s.mu.Lock()
+		s.mu.dropped = d
+		s.mu.Unlock()
+		if seen > 0 && d/10000 == seen/10000 {
+			return // warned already for this ten thousand
 		}
-	}
-}
-
-// flushLines waits until every line received so far has been parsed.
-func (s *supervisor) flushLines() {
-	ack := make(chan struct{})
-	select {
-	case s.flushReq <- ack:
-		<-ack
-	case <-s.batchDone:
+		s.log.Warn("adapter cannot keep up with the miner's output; lines not parsed", "dropped_lines", d)
 	}
 }
 

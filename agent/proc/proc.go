@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -141,11 +142,12 @@ type Process struct {
 	onLines    func(Stream, []Line)
 
 	cmd          *exec.Cmd
-	stdin        *os.File      // write end; closed by wait
-	stdinSem     chan struct{} // one slot: serialises Write
-	outR, errR   *os.File      // read ends; closed by wait
-	queue        chan batch    // to dispatch; nil without OnLines; closed by wait
-	readerDone   chan struct{} // one value per finished reader
+	stdin        *os.File                   // write end; closed by wait
+	stdinSem     chan struct{}              // one slot: serialises Write
+	stopRead     atomic.Bool                // set by wait: readers give up
+	parked       [2]atomic.Pointer[os.File] // a reader's file while it waits for data
+	queue        chan batch                 // to dispatch; nil without OnLines; closed by wait
+	readerDone   chan struct{}              // one value per finished reader
 	dispatchDone chan struct{}
 	done         chan struct{}
 
@@ -232,11 +234,27 @@ func start(ctx context.Context, spec Spec) (_ *Process, err error) {
 	if err != nil {
 		return nil, err
 	}
-	outR, outW, err := pipe()
+	var readFDs []int // our output read ends until the readers own them
+	defer func() {
+		if err != nil {
+			for _, fd := range readFDs {
+				_ = unix.Close(fd)
+			}
+		}
+	}()
+	outputPipe := func() (r int, w *os.File, err error) {
+		r, w, err = newOutputPipe()
+		if err == nil {
+			readFDs = append(readFDs, r)
+			files = append(files, w)
+		}
+		return r, w, err
+	}
+	outR, outW, err := outputPipe()
 	if err != nil {
 		return nil, err
 	}
-	errR, errW, err := pipe()
+	errR, errW, err := outputPipe()
 	if err != nil {
 		return nil, err
 	}
@@ -273,8 +291,6 @@ func start(ctx context.Context, spec Spec) (_ *Process, err error) {
 		cmd:          cmd,
 		stdin:        inW,
 		stdinSem:     make(chan struct{}, 1),
-		outR:         outR,
-		errR:         errR,
 		readerDone:   make(chan struct{}, 2),
 		dispatchDone: make(chan struct{}),
 		done:         make(chan struct{}),
@@ -289,8 +305,8 @@ func start(ctx context.Context, spec Spec) (_ *Process, err error) {
 	} else {
 		close(p.dispatchDone)
 	}
-	go p.read(outR, Stdout, spec.MaxLine)
-	go p.read(errR, Stderr, spec.MaxLine)
+	go p.read(outR, Stdout, spec.MaxLine, &p.parked[0])
+	go p.read(errR, Stderr, spec.MaxLine, &p.parked[1])
 	go p.wait()
 	return p, nil
 }
@@ -496,9 +512,77 @@ func (p *Process) signal(sig syscall.Signal) {
 	}
 }
 
-// read drains one output stream into the ring and the OnLines queue.
-func (p *Process) read(f *os.File, stream Stream, maxLine int) {
-	defer func() { p.readerDone <- struct{}{} }()
+// newOutputPipe returns a pipe for one of the child's output streams. The
+// child's write end is an ordinary blocking file; our read end is a raw
+// non-blocking descriptor, see readFD.
+func newOutputPipe() (r int, w *os.File, err error) {
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+		return -1, nil, os.NewSyscallError("pipe2", err)
+	}
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		_, _ = unix.Close(fds[0]), unix.Close(fds[1])
+		return -1, nil, os.NewSyscallError("fcntl", err)
+	}
+	return fds[0], os.NewFile(uintptr(fds[1]), "|1"), nil
+}
+
+// readFD reads what the pipe fd holds. It returns io.EOF when every write
+// end is closed or wait gave up on the stream (stopRead).
+//
+// While output flows, fd is read directly, without Go's netpoller: the
+// netpoller registers descriptors edge-triggered, so every line a miner
+// prints would wake it, even while the reader is coalescing; those wakeups
+// were most of the agent's CPU while it supervised a chatty miner. Only
+// when the pipe runs dry does the reader wait for it in the netpoller, on
+// a duplicate descriptor registered for that one read (a parked goroutine
+// holds no thread; a goroutine blocked in poll(2) would, and would keep the
+// runtime's monitor spinning).
+func (p *Process) readFD(fd int, buf []byte, parked *atomic.Pointer[os.File]) (int, error) {
+	for {
+		if p.stopRead.Load() {
+			return 0, io.EOF
+		}
+		n, err := unix.Read(fd, buf)
+		switch {
+		case err == nil && n == 0:
+			return 0, io.EOF
+		case err == nil:
+			return n, nil
+		case err == unix.EINTR:
+			continue
+		case err != unix.EAGAIN:
+			return 0, os.NewSyscallError("read", err)
+		}
+		dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return 0, os.NewSyscallError("fcntl", err)
+		}
+		f := os.NewFile(uintptr(dup), "|0") // non-blocking: in the netpoller
+		parked.Store(f)
+		if p.stopRead.Load() { // wait may have looked before the Store
+			n, err = 0, io.EOF
+		} else {
+			n, err = f.Read(buf)
+		}
+		parked.Store(nil)
+		_ = f.Close()
+		if errors.Is(err, os.ErrClosed) { // closed by wait
+			err = io.EOF
+		}
+		if n > 0 || err != nil {
+			return n, err
+		}
+	}
+}
+
+// read drains one output stream into the ring and the OnLines queue. It
+// owns fd and closes it when the stream ends or wait gives up on it.
+func (p *Process) read(fd int, stream Stream, maxLine int, parked *atomic.Pointer[os.File]) {
+	defer func() {
+		_ = unix.Close(fd)
+		p.readerDone <- struct{}{}
+	}()
 	buf := make([]byte, readBufSize)
 	sp := splitter{max: maxLine}
 	var (
@@ -518,7 +602,7 @@ func (p *Process) read(f *os.File, stream Stream, maxLine int) {
 		lines = append(lines, l)
 	}
 	for {
-		n, err := f.Read(buf)
+		n, err := p.readFD(fd, buf, parked)
 		if n > 0 {
 			p.bytes.Add(uint64(n))
 			sp.feed(buf[:n], emit)
@@ -605,11 +689,15 @@ func (p *Process) wait() {
 			pending--
 		case <-drain.C:
 			// Someone outside the group holds a pipe: stop reading.
-			_, _ = p.outR.Close(), p.errR.Close()
+			p.stopRead.Store(true)
+			for i := range p.parked {
+				if f := p.parked[i].Load(); f != nil {
+					_ = f.Close()
+				}
+			}
 		}
 	}
 	drain.Stop()
-	_, _ = p.outR.Close(), p.errR.Close()
 	if p.queue != nil {
 		close(p.queue)
 	}
