@@ -149,5 +149,3 @@ func BenchmarkIdleRSSTwoMiners(b *testing.B) {
 	b.ReportMetric(float64(rssBytes())/(1<<20), "MiB-rss")
 	b.ReportMetric(100*float64(cpu)/float64(wall), "%cpu")
 }
-
-
