@@ -538,7 +538,7 @@ func newOutputPipe() (r int, w *os.File, err error) {
 // a duplicate descriptor registered for that one read (a parked goroutine
 // holds no thread; a goroutine blocked in poll(2) would, and would keep the
 // runtime's monitor spinning).
-func (p *Process) readFD(fd int, buf []byte, parked *atomic.Pointer[os.File]) (int, error) {
+func (p *Process) readFD(fd int, buf []byte, parked *atomic.Pointer[os.File], pace *pacer) (int, error) {
 	for {
 		if p.stopRead.Load() {
 			return 0, io.EOF
@@ -554,6 +554,7 @@ func (p *Process) readFD(fd int, buf []byte, parked *atomic.Pointer[os.File]) (i
 		case err != unix.EAGAIN:
 			return 0, os.NewSyscallError("read", err)
 		}
+		pace.pause()
 		dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 		if err != nil {
 			return 0, os.NewSyscallError("fcntl", err)
@@ -585,6 +586,8 @@ func (p *Process) read(fd int, stream Stream, maxLine int, parked *atomic.Pointe
 	}()
 	buf := make([]byte, readBufSize)
 	sp := splitter{max: maxLine}
+	pace := &pacer{every: p.coalesce}
+	defer pace.pause()
 	var (
 		lines   []Line
 		scratch []byte
@@ -602,7 +605,7 @@ func (p *Process) read(fd int, stream Stream, maxLine int, parked *atomic.Pointe
 		lines = append(lines, l)
 	}
 	for {
-		n, err := p.readFD(fd, buf, parked)
+		n, err := p.readFD(fd, buf, parked, pace)
 		if n > 0 {
 			p.bytes.Add(uint64(n))
 			sp.feed(buf[:n], emit)
@@ -625,8 +628,39 @@ func (p *Process) read(fd int, stream Stream, maxLine int, parked *atomic.Pointe
 		if p.coalesce > 0 && n < coalesceBelow {
 			// A trickle: let a few more lines gather in the pipe so that one
 			// wakeup reads them all. A flood (full reads) is read at once.
-			time.Sleep(p.coalesce)
+			pace.wait()
 		}
+	}
+}
+
+// pacer spaces a reader's reads of a trickle by a ticker rather than by
+// time.Sleep: re-arming a sleep's timer wakes the netpoller thread every
+// time, while a running ticker re-arms itself. It is stopped while the
+// reader waits for a dry pipe, so a quiet miner costs no ticks.
+type pacer struct {
+	every   time.Duration
+	t       *time.Ticker
+	running bool
+}
+
+// wait waits for the next tick, starting the ticker if it is stopped (the
+// first wait after a pause is then a whole period).
+func (p *pacer) wait() {
+	switch {
+	case p.t == nil:
+		p.t = time.NewTicker(p.every)
+	case !p.running:
+		p.t.Reset(p.every)
+	}
+	p.running = true
+	<-p.t.C
+}
+
+// pause stops the ticker.
+func (p *pacer) pause() {
+	if p.running {
+		p.t.Stop()
+		p.running = false
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -435,5 +436,40 @@ func TestAliveAndKillGroup(t *testing.T) {
 	}
 	if err := proc.KillGroup(pid, ticks); !errors.Is(err, proc.ErrNotRunning) {
 		t.Errorf("KillGroup after exit: %v", err)
+	}
+}
+
+// A process that leaves the group but keeps the pipes open (a daemonising
+// child) does not keep the Process alive: once the leader is gone, the
+// readers, parked on the silent pipes, give up after DrainWait.
+func TestPipeHeldOutsideGroup(t *testing.T) {
+	got := make(chan string, 4)
+	p := startProc(t, proc.Spec{Path: "/bin/sh", Args: []string{"-c", "setsid sh -c 'echo $$; exec sleep 60' & sleep 1"},
+		OnLines: func(_ proc.Stream, lines []proc.Line) {
+			for _, l := range lines {
+				got <- l.Plain
+			}
+		}})
+	var pid int
+	select {
+	case l := <-got:
+		var err error
+		if pid, err = strconv.Atoi(l); err != nil {
+			t.Fatalf("line %q", l)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no line")
+	}
+	defer func() { // reap it: the test binary is the subreaper of orphans
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		_, _ = syscall.Wait4(pid, nil, 0, nil)
+	}()
+	start := time.Now()
+	e := wait(t, p, proc.DrainWait+5*time.Second)
+	if d := time.Since(start); d < proc.DrainWait/2 || e.Code != 0 {
+		t.Errorf("done after %v with %s; want the readers to wait about DrainWait (%v)", d, e, proc.DrainWait)
+	}
+	if _, ok := readStat(pid); !ok {
+		t.Errorf("the process outside the group was killed (%d)", pid)
 	}
 }
