@@ -531,8 +531,8 @@ func (s *supervisor) setState(st State, msg string) {
 
 // finish releases everything once run returns.
 func (s *supervisor) finish() {
+	s.cancel() // first: a detached process's late lines are then ignored
 	s.session.Close()
-	s.cancel()
 	close(s.done)
 }
 
@@ -614,6 +614,9 @@ func (s *supervisor) write(ctx context.Context, b []byte) error {
 // a call runs, proc queues further reads, and drops them (counted) if the
 // adapter cannot keep up.
 func (s *supervisor) onLines(stream proc.Stream, lines []proc.Line) {
+	if s.ctx.Err() != nil {
+		return // the supervisor is gone (detached): nobody to tell
+	}
 	f := s.feeders[stream]
 	for _, l := range lines {
 		if err := f.Add(s.ctx, []byte(l.Plain)); err != nil {
@@ -641,6 +644,9 @@ func (s *supervisor) onLines(stream proc.Stream, lines []proc.Line) {
 }
 
 func (s *supervisor) parseError(err error) {
+	if s.ctx.Err() != nil {
+		return // closed under a detached process's late lines
+	}
 	s.mu.Lock()
 	s.mu.parseErrs++
 	n := s.mu.parseErrs
