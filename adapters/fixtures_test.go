@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -577,4 +578,27 @@ func FuzzWATAdapterBuildCommand(f *testing.F) {
 			decodeStrict(t, out, &e)
 		}
 	})
+}
+
+// A fixture whose call misses its deadline is run again, up to
+// fixtureAttempts times; any other outcome is final.
+func TestFixtureDeadlineRetried(t *testing.T) {
+	timeout := &CallError{Adapter: "x", Export: "adapter_parse_line", Err: fmt.Errorf("%w (100ms)", ErrTimeout)}
+	for _, tc := range []struct {
+		name     string
+		outcomes []error
+		calls    int
+		want     error
+	}{
+		{"pass", []error{nil}, 1, nil},
+		{"wrong answer is not retried", []error{errors.New("stats differ")}, 1, errors.New("stats differ")},
+		{"slow once", []error{timeout, nil}, 2, nil},
+		{"always too slow", []error{timeout, timeout, timeout, nil}, fixtureAttempts, timeout},
+	} {
+		calls := 0
+		err := retryDeadline(func() error { calls++; return tc.outcomes[calls-1] })
+		if calls != tc.calls || fmt.Sprint(err) != fmt.Sprint(tc.want) {
+			t.Errorf("%s: %d calls, err %v; want %d calls, err %v", tc.name, calls, err, tc.calls, tc.want)
+		}
+	}
 }
