@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -229,10 +230,29 @@ func splitLinesRef(b []byte) [][]byte {
 	return lines
 }
 
+// checkSplitLines compares splitLines with splitLinesRef and its ESC
+// report with bytes.IndexByte.
+func checkSplitLines(t *testing.T, b []byte) {
+	t.Helper()
+	got, esc := splitLines(nil, b)
+	want := splitLinesRef(b)
+	if len(got) != len(want) {
+		t.Fatalf("splitLines(%q) = %q, want %q", b, got, want)
+	}
+	for i := range got {
+		if string(got[i]) != string(want[i]) || cap(got[i]) != len(got[i]) {
+			t.Fatalf("splitLines(%q) = %q, want %q", b, got, want)
+		}
+	}
+	if wantESC := bytes.IndexByte(b, 0x1b) >= 0; esc != wantESC {
+		t.Fatalf("splitLines(%q) reports ESC %v, want %v", b, esc, wantESC)
+	}
+}
+
 func TestSplitLines(t *testing.T) {
 	inputs := []string{"", "\n", "\n\n", "a", "a\n", "a\nb", "a\n\nb\n", "0123456\n89", "01234567\n", "0123456789abcdef\n",
-		"\x8a\n\x0a\x0b\x09\xff\n", "ab\ncd\nef\ngh\nij\nkl\nmn\nop\nqr\n", "no newline in these twenty-four bytes.."}
-	for n := range 40 {
+		"\x8a\n\x0a\x0b\x09\xff\n", "ab\ncd\nef\ngh\nij\nkl\nmn\nop\nqr\n", "no newline in these twenty-four bytes..", "\x1b[0m\n"}
+	for n := range 80 {
 		b := make([]byte, n)
 		for i := range b {
 			b[i] = byte('a' + i%26)
@@ -241,54 +261,52 @@ func TestSplitLines(t *testing.T) {
 			c := append([]byte(nil), b...)
 			c[i] = '\n'
 			inputs = append(inputs, string(c))
+			c[i] = 0x1b
+			inputs = append(inputs, string(c))
 		}
 		inputs = append(inputs, string(b))
 	}
 	for _, in := range inputs {
-		got := splitLines(nil, []byte(in))
-		want := splitLinesRef([]byte(in))
-		if len(got) != len(want) {
-			t.Fatalf("splitLines(%q) = %q, want %q", in, got, want)
-		}
-		for i := range got {
-			if string(got[i]) != string(want[i]) || cap(got[i]) != len(got[i]) {
-				t.Fatalf("splitLines(%q) = %q, want %q", in, got, want)
-			}
-		}
+		checkSplitLines(t, []byte(in))
 	}
-	// Long batches with newlines at every offset of the 32-byte steps.
+	// Long batches with newlines and ESC at every offset of the 64-byte steps.
 	r := rand.New(rand.NewPCG(101, 102))
 	for range 3000 {
-		b := make([]byte, r.IntN(200))
+		b := make([]byte, r.IntN(300))
 		for i := range b {
-			b[i] = "ab\n\x8a\x0a\xff\x0b"[r.IntN(7)]
+			b[i] = "ab\n\x8a\x0a\xff\x0b\x1b\x9b"[r.IntN(9)*min(1, r.IntN(8))]
 		}
-		got, want := splitLines(nil, b), splitLinesRef(b)
-		if len(got) != len(want) {
-			t.Fatalf("splitLines(%q) = %q, want %q", b, got, want)
-		}
-		for i := range got {
-			if string(got[i]) != string(want[i]) || cap(got[i]) != len(got[i]) {
-				t.Fatalf("splitLines(%q) = %q, want %q", b, got, want)
-			}
-		}
+		checkSplitLines(t, b)
 	}
 }
 
 func FuzzSplitLines(f *testing.F) {
 	f.Add([]byte("a\nb\n"))
 	f.Add([]byte("\n\n\x0a\x8a\xff01234567\n"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		got, want := splitLines(nil, b), splitLinesRef(b)
-		if len(got) != len(want) {
-			t.Fatalf("splitLines(%q) = %q, want %q", b, got, want)
+	f.Add([]byte("\x1b[32mgreen\x1b[0m\n"))
+	f.Fuzz(checkSplitLines)
+}
+
+// TestParseLineStripsEscapes: a batch with escape sequences reaches the
+// adapter without them, only the lines that had some copied.
+func TestParseLineStripsEscapes(t *testing.T) {
+	a := new(fake)
+	in := []byte("\x01plain\n\x1b[1;32mgreen\x1b[0m text\n\x1b]0;title\x07x\n")
+	if st, out := Call(a, abi.ExportParseLine, in); st != abi.StatusOK {
+		t.Fatalf("parse_line: status %d: %s", st, out)
+	}
+	got, want := a.got, []string{"plain", "green text", "x"}
+	if len(got) != len(want) {
+		t.Fatalf("lines = %q, want %q", got, want)
+	}
+	for i := range want {
+		if string(got[i]) != want[i] {
+			t.Fatalf("lines = %q, want %q", got, want)
 		}
-		for i := range got {
-			if string(got[i]) != string(want[i]) {
-				t.Fatalf("splitLines(%q) = %q, want %q", b, got, want)
-			}
-		}
-	})
+	}
+	if &got[0][0] != &in[1] {
+		t.Error("a line without escapes was copied")
+	}
 }
 
 // checkAPIRequest checks decodeAPIRequest against json.Unmarshal on in.

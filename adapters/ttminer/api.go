@@ -109,11 +109,11 @@ func (a *Adapter) ParseAPI(req abi.APIRequest) (abi.Stats, error) {
 	var st abi.Stats
 	st.Version = apiVersion(res[0])
 	if res[1] != "" {
-		v := parseDecimal([]byte(res[1]))
-		if !v.ok {
+		v := sdk.ParseDecimal([]byte(res[1]))
+		if !v.OK {
 			return abi.Stats{}, badAPI("uptime %q is not a number of minutes", clip(res[1]))
 		}
-		st.UptimeS = abi.F(v.scaled(0) * 60)
+		st.UptimeS = abi.F(v.Scaled(0) * 60)
 	}
 
 	totals := split(res[2])
@@ -234,7 +234,7 @@ func element(r abi.RawMessage) (string, bool) {
 		}
 		return s, true
 	}
-	if v := parseDecimal(r); v.ok {
+	if v := sdk.ParseDecimal(r); v.OK {
 		return string(r), true
 	}
 	return "", false
@@ -258,23 +258,23 @@ func split(s string) []string {
 // number parses a non-negative decimal; "" and "off" (Claymore's value for a
 // disabled GPU) are unknown.
 func number(s, what string) (*float64, error) {
-	b := trimSpace([]byte(s))
+	b := sdk.TrimSpace([]byte(s))
 	if len(b) == 0 || string(b) == "off" {
 		return nil, nil
 	}
-	v := parseDecimal(b)
-	if !v.ok {
+	v := sdk.ParseDecimal(b)
+	if !v.OK {
 		return nil, badAPI("%s %q is not a number", what, clip(s))
 	}
-	return abi.F(v.scaled(0)), nil
+	return abi.F(v.Scaled(0)), nil
 }
 
 func count(s, what string) (*int64, error) {
-	b := trimSpace([]byte(s))
+	b := sdk.TrimSpace([]byte(s))
 	if len(b) == 0 {
 		return nil, nil
 	}
-	n, ok := parseInt(b)
+	n, ok := sdk.ParseUint(b)
 	if !ok {
 		return nil, badAPI("%s %q is not a share count", what, clip(s))
 	}
@@ -286,11 +286,11 @@ func count(s, what string) (*int64, error) {
 // number is kept as it is, clipped.
 func apiVersion(s string) string {
 	for i := 0; i < len(s); i++ {
-		if !digit(s[i]) {
+		if !sdk.IsDigit(s[i]) {
 			continue
 		}
 		j, dots := i, 0
-		for j < len(s) && (digit(s[j]) || s[j] == '.') {
+		for j < len(s) && (sdk.IsDigit(s[j]) || s[j] == '.') {
 			if s[j] == '.' {
 				dots++
 			}
@@ -301,7 +301,7 @@ func apiVersion(s string) string {
 		}
 		i = j
 	}
-	b := trimSpace([]byte(s))
+	b := sdk.TrimSpace([]byte(s))
 	if len(b) > 32 {
 		b = b[:32]
 	}

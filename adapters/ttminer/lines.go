@@ -1,6 +1,7 @@
 package ttminer
 
 import (
+	"github.com/rigd/rigd/sdk"
 	"math"
 	"strings"
 	"unsafe"
@@ -142,8 +143,8 @@ func (b *batch) float(v float64) *float64 {
 }
 
 // ParseLines turns console lines into events and the stats they change.
-// Lines arrive with ANSI escapes stripped by the host; escapes that slip
-// through are removed here. Nothing in a line can make it fail.
+// Lines arrive without ANSI escapes (the host strips them, and the SDK
+// strips any that slip through). Nothing in a line can make it fail.
 //
 // The result's Events slice, and the numbers and devices its events point
 // to, are the adapter's and are reused by its next call (the SDK encodes
@@ -179,11 +180,7 @@ func (a *Adapter) ParseLines(stream abi.Stream, lines [][]byte) (abi.LineResult,
 }
 
 func (a *Adapter) parseLine(line []byte, evs []abi.Event, d *delta, b *batch) []abi.Event {
-	if indexByte(line, 0x1b) >= 0 {
-		a.scratch = stripANSI(a.scratch[:0], line)
-		line = a.scratch
-	}
-	line = trimSpace(line)
+	line = sdk.TrimSpace(line)
 	if len(line) == 0 {
 		return evs
 	}
@@ -194,24 +191,24 @@ func (a *Adapter) parseLine(line []byte, evs []abi.Event, d *delta, b *batch) []
 	s := &a.lines
 	switch msg[0] {
 	case '*':
-		if hasPrefix(msg, "*********") {
-			return a.banner(ts, trimLeft(msg[9:]), evs, d, b)
+		if sdk.HasPrefix(msg, "*********") {
+			return a.banner(ts, sdk.TrimLeft(msg[9:]), evs, d, b)
 		}
 		if s.section == 'g' {
-			return a.listed(ts, trimLeft(msg[1:]), evs, d, b)
+			return a.listed(ts, sdk.TrimLeft(msg[1:]), evs, d, b)
 		}
 	case '#':
 		return evs // an unselected device of the start-up list
 	case 'G':
-		if hasPrefix(msg, "GPU[") {
+		if sdk.HasPrefix(msg, "GPU[") {
 			return a.gpu(ts, msg[4:], evs, d, b)
 		}
 	case 'A':
-		if hasPrefix(msg, "All[") {
+		if sdk.HasPrefix(msg, "All[") {
 			return a.all(ts, msg[4:], evs, d, b)
 		}
 	case 'P':
-		if hasPrefix(msg, "Pool[") {
+		if sdk.HasPrefix(msg, "Pool[") {
 			return a.poolLine(ts, msg[5:], evs, d, b)
 		}
 	}
@@ -240,12 +237,12 @@ func (a *Adapter) banner(ts, msg []byte, evs []abi.Event, d *delta, b *batch) []
 		return append(evs, abi.Event{Type: abi.EventFatal, Time: b.str(ts), Message: b.str(msg)})
 	}
 	switch {
-	case hasPrefix(msg, "TT-Miner"):
+	case sdk.HasPrefix(msg, "TT-Miner"):
 		// "TT-Miner - Version: 2023.4.0 (Sep  7 2023 13:13:32)",
 		// "TT-Miner - Version: 2024.2.1 - Beta 5 (Jun  9 2024 10:55:05)".
 		if i := index(msg, "Version:"); i >= 0 {
-			v, _ := cutWord(trimLeft(msg[i+len("Version:"):]))
-			if len(v) > 0 && digit(v[0]) && len(v) <= 32 {
+			v, _ := cutWord(sdk.TrimLeft(msg[i+len("Version:"):]))
+			if len(v) > 0 && sdk.IsDigit(v[0]) && len(v) <= 32 {
 				d.any, d.version = true, b.str(v)
 			}
 		}
@@ -270,14 +267,14 @@ func (a *Adapter) listed(ts, msg []byte, evs []abi.Event, d *delta, b *batch) []
 		return evs
 	}
 	idTok, rest := cutWord(msg[1:])
-	id, ok := parseInt(idTok)
+	id, ok := sdk.ParseUint(idTok)
 	if !ok || id > 1<<16 {
 		return evs
 	}
-	rest = trimLeft(rest)
+	rest = sdk.TrimLeft(rest)
 	var bus []byte
-	if hasPrefix(rest, "PCI ") {
-		bus, rest = cutWord(trimLeft(rest[4:]))
+	if sdk.HasPrefix(rest, "PCI ") {
+		bus, rest = cutWord(sdk.TrimLeft(rest[4:]))
 	}
 	// Fields are separated by runs of spaces: [vendor] name, then the
 	// memory ("8.000 GB / 7.776 GB"); the name is the field before the
@@ -286,7 +283,7 @@ func (a *Adapter) listed(ts, msg []byte, evs []abi.Event, d *delta, b *batch) []
 	for len(rest) > 0 {
 		var f []byte
 		f, rest = cutField(rest)
-		if len(f) == 0 || digit(f[0]) {
+		if len(f) == 0 || sdk.IsDigit(f[0]) {
 			break
 		}
 		name = f
@@ -359,15 +356,15 @@ func putDevice(d *delta, dev abi.Device) {
 // tag splits "00-DEF]:  rest" (after "GPU[") into the text inside the
 // brackets and the message after "]:", with its leading '*' marker removed.
 func tag(msg []byte) (inside, rest []byte, marked, ok bool) {
-	end := indexByte(msg[:min(len(msg), 40)], ']')
+	end := sdk.IndexByte(msg[:min(len(msg), 40)], ']')
 	if end < 0 || end+1 >= len(msg) || msg[end+1] != ':' {
 		return nil, nil, false, false
 	}
-	rest = trimLeft(msg[end+2:])
+	rest = sdk.TrimLeft(msg[end+2:])
 	for len(rest) > 0 && rest[0] == '*' {
 		rest, marked = rest[1:], true
 	}
-	return msg[:end], trimLeft(rest), marked, true
+	return msg[:end], sdk.TrimLeft(rest), marked, true
 }
 
 // active reports whether a statistics or pool line counts: every line
@@ -385,18 +382,18 @@ func (s *lineState) active(marked bool) bool {
 // GPU and All lines.
 func rateAndShares(f []byte) (hr float64, hrOK bool, acc, rej, stale int64, sharesOK bool) {
 	num, r := cutWord(f)
-	unit, r := cutWord(trimLeft(r))
-	if v := parseDecimal(num); v.ok && hasSuffix(unit, "H/s") {
+	unit, r := cutWord(sdk.TrimLeft(r))
+	if v := sdk.ParseDecimal(num); v.OK && sdk.HasSuffix(unit, "H/s") {
 		if exp, ok := siExp(unit[:len(unit)-3]); ok {
-			hr, hrOK = v.scaled(exp), true
+			hr, hrOK = v.Scaled(exp), true
 		}
 	}
-	r = trimLeft(r)
+	r = sdk.TrimLeft(r)
 	if len(r) < 2 || r[0] != '[' {
 		return
 	}
 	end := 1
-	for end < len(r) && r[end] != ']' && !isSpace(r[end]) {
+	for end < len(r) && r[end] != ']' && !sdk.IsSpace(r[end]) {
 		end++
 	}
 	// "A12:R1:S0"
@@ -408,10 +405,10 @@ func rateAndShares(f []byte) (hr float64, hrOK bool, acc, rej, stale int64, shar
 			return
 		}
 		j := 1
-		for j < len(p) && digit(p[j]) {
+		for j < len(p) && sdk.IsDigit(p[j]) {
 			j++
 		}
-		n, ok := parseInt(p[1:j])
+		n, ok := sdk.ParseUint(p[1:j])
 		if !ok {
 			return
 		}
@@ -443,7 +440,7 @@ func (a *Adapter) gpu(ts, msg []byte, evs []abi.Event, d *delta, b *batch) []abi
 			break
 		}
 	}
-	id64, ok := parseInt(idTok)
+	id64, ok := sdk.ParseUint(idTok)
 	s := &a.lines
 	if !ok || id64 > 1<<16 || !s.active(marked) {
 		return evs
@@ -470,25 +467,25 @@ func (a *Adapter) gpu(ts, msg []byte, evs []abi.Event, d *delta, b *batch) []abi
 		var f []byte
 		f, rest = cutField(rest)
 		switch {
-		case hasPrefix(f, "CClk:"):
+		case sdk.HasPrefix(f, "CClk:"):
 			if v, ok := clockMHz(f[5:]); ok {
 				dev.CoreClockMHz = b.float(v)
 			}
-		case hasPrefix(f, "MClk:"):
+		case sdk.HasPrefix(f, "MClk:"):
 			if v, ok := clockMHz(f[5:]); ok {
 				dev.MemClockMHz = b.float(v)
 			}
 		case len(f) > 1 && f[len(f)-1] == 'C':
 			temp, tempOK = celsius(f[:len(f)-1])
 		case len(f) > 1 && f[len(f)-1] == '%':
-			if v := parseDecimal(f[:len(f)-1]); v.ok {
-				fan, fanOK = v.scaled(0), true
+			if v := sdk.ParseDecimal(f[:len(f)-1]); v.OK {
+				fan, fanOK = v.Scaled(0), true
 			}
-		case hasSuffix(f, " W"):
-			if v := parseDecimal(f[:len(f)-2]); v.ok && v.mant > 0 {
-				dev.PowerW = b.float(v.scaled(0))
+		case sdk.HasSuffix(f, " W"):
+			if v := sdk.ParseDecimal(f[:len(f)-2]); v.OK && v.Mant > 0 {
+				dev.PowerW = b.float(v.Scaled(0))
 			}
-		case hasSuffix(f, "B left") || hasSuffix(f, "B"):
+		case sdk.HasSuffix(f, "B left") || sdk.HasSuffix(f, "B"):
 			if v, ok := mebibytes(f); ok {
 				dev.VRAMFreeMiB = b.float(v)
 			}
@@ -523,7 +520,7 @@ func clockMHz(f []byte) (float64, bool) {
 			break
 		}
 	}
-	v, ok := quantity(trimSpace(f), "Hz")
+	v, ok := quantity(sdk.TrimSpace(f), "Hz")
 	if !ok || !(v > 0) {
 		return 0, false
 	}
@@ -534,41 +531,41 @@ func clockMHz(f []byte) (float64, bool) {
 // with the degree sign lost in a code-page conversion ("56?", "56\xb0",
 // U+FFFD, "56 ").
 func celsius(f []byte) (float64, bool) {
-	for len(f) > 0 && !digit(f[len(f)-1]) {
+	for len(f) > 0 && !sdk.IsDigit(f[len(f)-1]) {
 		c := f[len(f)-1]
 		if c != ' ' && c != '?' && c < 0x80 {
 			return 0, false
 		}
 		f = f[:len(f)-1]
 	}
-	v := parseDecimal(f)
-	return v.scaled(0), v.ok
+	v := sdk.ParseDecimal(f)
+	return v.Scaled(0), v.OK
 }
 
 // mebibytes parses free GPU memory, "5.777 GB left", "436.8 MB", "3.818 GB",
 // into MiB. TT-Miner's GPU memory units are binary: an 8 GiB RTX 3060 Ti
 // is listed with "8.000 GB", a 12 GiB RTX 3060 with "12.00 GB".
 func mebibytes(f []byte) (float64, bool) {
-	if hasSuffix(f, " left") {
+	if sdk.HasSuffix(f, " left") {
 		f = f[:len(f)-5]
 	}
 	num, unit := cutWord(f)
-	unit = trimLeft(unit)
-	v := parseDecimal(num)
-	if !v.ok {
+	unit = sdk.TrimLeft(unit)
+	v := sdk.ParseDecimal(num)
+	if !v.OK {
 		return 0, false
 	}
 	switch string(unit) {
 	case "B":
-		return v.scaled(0) / (1 << 20), true
+		return v.Scaled(0) / (1 << 20), true
 	case "kB", "KB":
-		return v.scaled(0) / 1024, true
+		return v.Scaled(0) / 1024, true
 	case "MB":
-		return v.scaled(0), true
+		return v.Scaled(0), true
 	case "GB":
-		return v.scaled(0) * 1024, true
+		return v.Scaled(0) * 1024, true
 	case "TB":
-		return v.scaled(0) * 1024 * 1024, true
+		return v.Scaled(0) * 1024 * 1024, true
 	}
 	return 0, false
 }
@@ -599,8 +596,8 @@ func (a *Adapter) all(ts, msg []byte, evs []abi.Event, d *delta, b *batch) []abi
 	for len(rest) > 0 {
 		var f []byte
 		f, rest = cutField(rest)
-		if hasPrefix(f, "uptime:") {
-			if secs, ok := uptime(trimLeft(f[7:])); ok {
+		if sdk.HasPrefix(f, "uptime:") {
+			if secs, ok := uptime(sdk.TrimLeft(f[7:])); ok {
 				d.uptime = b.float(secs)
 			}
 		}
@@ -615,14 +612,14 @@ func (a *Adapter) all(ts, msg []byte, evs []abi.Event, d *delta, b *batch) []abi
 // uptime parses "d hh:mm:ss" ("0 00:00:07", "12 03:04:05") into seconds.
 func uptime(f []byte) (float64, bool) {
 	dayTok, rest := cutWord(f)
-	days, ok := parseInt(dayTok)
-	rest = trimLeft(rest)
+	days, ok := sdk.ParseUint(dayTok)
+	rest = sdk.TrimLeft(rest)
 	if !ok || len(rest) != 8 || rest[2] != ':' || rest[5] != ':' || days > 1e6 {
 		return 0, false
 	}
-	h, okH := parseInt(rest[0:2])
-	m, okM := parseInt(rest[3:5])
-	sec, okS := parseInt(rest[6:8])
+	h, okH := sdk.ParseUint(rest[0:2])
+	m, okM := sdk.ParseUint(rest[3:5])
+	sec, okS := sdk.ParseUint(rest[6:8])
 	if !okH || !okM || !okS || m > 59 || sec > 60 {
 		return 0, false
 	}
@@ -641,8 +638,8 @@ func (a *Adapter) poolLine(ts, msg []byte, evs []abi.Event, d *delta, b *batch) 
 	}
 	switch rest[0] {
 	case 'C':
-		if hasPrefix(rest, "Connected to:") {
-			host, _ := cutWord(trimLeft(rest[len("Connected to:"):]))
+		if sdk.HasPrefix(rest, "Connected to:") {
+			host, _ := cutWord(sdk.TrimLeft(rest[len("Connected to:"):]))
 			if len(host) == 0 || len(host) > 260 {
 				return evs
 			}
@@ -650,15 +647,15 @@ func (a *Adapter) poolLine(ts, msg []byte, evs []abi.Event, d *delta, b *batch) 
 			d.any, d.pool, d.connected = true, s.pool, &b.bools[1]
 			return append(evs, abi.Event{Type: abi.EventPoolConnected, Time: b.str(ts), Pool: s.pool})
 		}
-		if hasPrefix(rest, "Connecting to:") {
+		if sdk.HasPrefix(rest, "Connecting to:") {
 			return evs
 		}
 	case 'D':
-		if hasPrefix(rest, "Difficulty ") {
+		if sdk.HasPrefix(rest, "Difficulty ") {
 			// The new value is the last two words: "... to 1.310 kH",
 			// "set to 85.90 GH".
 			if i := lastIndex(rest, " to "); i >= 0 {
-				if h, ok := quantity(trimSpace(rest[i+4:]), "H"); ok {
+				if h, ok := quantity(sdk.TrimSpace(rest[i+4:]), "H"); ok {
 					s.diff = roundSig(h/shareFactor, 4)
 					d.any, d.difficulty = true, b.float(s.diff)
 				}
@@ -666,7 +663,7 @@ func (a *Adapter) poolLine(ts, msg []byte, evs []abi.Event, d *delta, b *batch) 
 			return evs
 		}
 	case 'R':
-		if hasPrefix(rest, "Received new job") {
+		if sdk.HasPrefix(rest, "Received new job") {
 			ev := abi.Event{Type: abi.EventNewJob, Time: b.str(ts), Pool: s.pool}
 			if s.diff > 0 {
 				ev.Difficulty = b.float(s.diff)
@@ -677,19 +674,19 @@ func (a *Adapter) poolLine(ts, msg []byte, evs []abi.Event, d *delta, b *batch) 
 			return append(evs, ev)
 		}
 	case 'W':
-		if hasPrefix(rest, "Working on Block#:") {
+		if sdk.HasPrefix(rest, "Working on Block#:") {
 			// The height belongs to the job received just before.
 			n := len(evs)
 			if n > 0 && evs[n-1].Type == abi.EventNewJob && evs[n-1].Height == nil {
-				h, _ := cutWord(trimLeft(rest[len("Working on Block#:"):]))
-				if v, ok := parseInt(h); ok {
+				h, _ := cutWord(sdk.TrimLeft(rest[len("Working on Block#:"):]))
+				if v, ok := sdk.ParseUint(h); ok {
 					evs[n-1].Height = b.int(v)
 				}
 			}
 			return evs
 		}
 	case 'S':
-		if hasPrefix(rest, "Summary for:") {
+		if sdk.HasPrefix(rest, "Summary for:") {
 			// "Summary for: Novo / SHA256DT": the coin and the algorithm.
 			if i := index(rest, " / "); i >= 0 {
 				name, _ := cutWord(rest[i+3:])

@@ -8,17 +8,24 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/rigd/rigd/sdk"
 	"github.com/rigd/rigd/sdk/abi"
 )
 
 // checkSameAsReference parses the same batches with the adapter and the
 // reference implementation (reference_test.go) and compares the results
-// and the session state after each batch.
+// and the session state after each batch. The adapter gets the lines as
+// the SDK hands them over, without escape sequences; the reference strips
+// them itself.
 func checkSameAsReference(t testing.TB, batches [][][]byte) {
 	t.Helper()
 	a, ref := New(), &refAdapter{}
 	for i, lines := range batches {
-		got, err1 := a.ParseLines(abi.Stdout, lines)
+		plain := make([][]byte, len(lines))
+		for k, l := range lines {
+			plain[k] = sdk.StripANSI(nil, l)
+		}
+		got, err1 := a.ParseLines(abi.Stdout, plain)
 		want, err2 := ref.refParseLines(abi.Stdout, lines)
 		if err1 != nil || err2 != nil {
 			t.Fatalf("errors %v %v", err1, err2)

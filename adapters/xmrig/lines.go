@@ -2,6 +2,7 @@ package xmrig
 
 import (
 	"bytes"
+	"github.com/rigd/rigd/sdk"
 	"math/bits"
 	"unsafe"
 
@@ -80,8 +81,8 @@ func (b *batch) float(v float64) *float64 {
 }
 
 // ParseLines turns console lines into events and the stats they change.
-// Lines arrive with ANSI escapes stripped by the host; escapes that slip
-// through are removed here. Nothing in a line can make it fail.
+// Lines arrive without ANSI escapes (the host strips them, and the SDK
+// strips any that slip through). Nothing in a line can make it fail.
 //
 // The result's Events slice is the adapter's and is reused by its next
 // call (the SDK encodes it before then): allocating it for every batch
@@ -122,12 +123,8 @@ func (a *Adapter) ParseLines(stream abi.Stream, lines [][]byte) (abi.LineResult,
 // ("[2021-11-28 12:09:05.552]  net      new job from ...") takes the inline
 // fast paths here and calls little more than wordScan and message.
 func (a *Adapter) parseLine(line []byte, evs []abi.Event, d *delta, b *batch) []abi.Event {
-	if indexByte(line, 0x1b) >= 0 {
-		a.scratch = stripANSI(a.scratch[:0], line)
-		line = a.scratch
-	}
-	if len(line) > 0 && (isSpace(line[0]) || isSpace(line[len(line)-1])) {
-		line = trimSpace(line)
+	if len(line) > 0 && (sdk.IsSpace(line[0]) || sdk.IsSpace(line[len(line)-1])) {
+		line = sdk.TrimSpace(line)
 	}
 	if len(line) < 4 {
 		return evs
@@ -136,14 +133,14 @@ func (a *Adapter) parseLine(line []byte, evs []abi.Event, d *delta, b *batch) []
 		return a.banner(line[2:], evs, d)
 	}
 	var ts, msg []byte
-	if len(line) > 27 && line[0] == '[' && line[20] == '.' && line[24] == ']' && isSpace(line[25]) &&
-		digit(line[1]) && line[5] == '-' && line[11] == ' ' && line[14] == ':' && digit(line[21]) && digit(line[22]) && digit(line[23]) {
+	if len(line) > 27 && line[0] == '[' && line[20] == '.' && line[24] == ']' && sdk.IsSpace(line[25]) &&
+		sdk.IsDigit(line[1]) && line[5] == '-' && line[11] == ' ' && line[14] == ':' && sdk.IsDigit(line[21]) && sdk.IsDigit(line[22]) && sdk.IsDigit(line[23]) {
 		// splitTime's usual case, inline, with one or two spaces after.
 		ts, msg = line[1:24], line[26:]
-		if isSpace(msg[0]) {
+		if sdk.IsSpace(msg[0]) {
 			msg = msg[1:]
-			if isSpace(msg[0]) {
-				msg = trimLeft(msg)
+			if sdk.IsSpace(msg[0]) {
+				msg = sdk.TrimLeft(msg)
 			}
 		}
 	} else {
@@ -164,13 +161,13 @@ func (a *Adapter) parseLine(line []byte, evs []abi.Event, d *delta, b *batch) []
 	// The tag's padding: XMRig 6.x pads tags to 8 columns.
 	i := w
 	if i+8 <= len(msg) {
-		if m := ^spaceMask(le64(msg[i:])) & swarHighs; m != 0 {
+		if m := ^sdk.SpaceMask(sdk.Load64(msg[i:])) & sdk.HighBits; m != 0 {
 			i += bits.TrailingZeros64(m) >> 3
 		} else {
-			i = skipSpace(msg, i)
+			i = sdk.SkipSpace(msg, i)
 		}
 	} else {
-		i = skipSpace(msg, i)
+		i = sdk.SkipSpace(msg, i)
 	}
 	evs, _ = a.message(tag, ts, msg[i:], -1, 0, d, b, evs) // its first word only if needed
 	return evs
@@ -196,15 +193,15 @@ func (a *Adapter) message(tag, ts, msg []byte, w, flags int, d *delta, b *batch,
 	}
 	switch msg[0] {
 	case 's':
-		if hasPrefix(msg, "speed ") {
+		if sdk.HasPrefix(msg, "speed ") {
 			return a.speed(ts, msg[6:], d, b, evs), true
 		}
 	case 'a':
-		if hasPrefix(msg, "accepted (") {
+		if sdk.HasPrefix(msg, "accepted (") {
 			return a.share(abi.EventShareAccepted, ts, msg[len("accepted "):], d, b, evs), true
 		}
 	case 'r':
-		if hasPrefix(msg, "rejected (") {
+		if sdk.HasPrefix(msg, "rejected (") {
 			return a.share(abi.EventShareRejected, ts, msg[len("rejected "):], d, b, evs), true
 		}
 		if word(msg, "resumed") {
@@ -217,20 +214,20 @@ func (a *Adapter) message(tag, ts, msg []byte, w, flags int, d *delta, b *batch,
 			return b.event(evs, abi.EventPaused, ts, msg), true
 		}
 	case 'n':
-		if hasPrefix(msg, "new job from ") {
+		if sdk.HasPrefix(msg, "new job from ") {
 			return a.newJob(ts, msg[len("new job from "):], d, b, evs), true
 		}
-		if hasPrefix(msg, "no active pools") {
+		if sdk.HasPrefix(msg, "no active pools") {
 			d.any, d.connected = true, &b.bools[0]
 			return append(evs, abi.Event{Type: abi.EventPoolError, Time: b.str(ts), Reason: b.str(msg), Pool: a.lines.pool}), true
 		}
-		if hasPrefix(msg, "no valid configuration found") {
+		if sdk.HasPrefix(msg, "no valid configuration found") {
 			return b.event(evs, abi.EventFatal, ts, msg), true
 		}
 	case 'u':
-		if hasPrefix(msg, "use pool ") || hasPrefix(msg, "use daemon ") || hasPrefix(msg, "use pool: ") {
+		if sdk.HasPrefix(msg, "use pool ") || sdk.HasPrefix(msg, "use daemon ") || sdk.HasPrefix(msg, "use pool: ") {
 			// "use pool HOST:PORT", "use daemon HOST:PORT": the word after the next.
-			hs, he := nextWord(msg, wordEnd(msg, 4))
+			hs, he := sdk.NextWord(msg, sdk.WordEnd(msg, 4))
 			return a.usePool(ts, msg[hs:he], d, b, evs), true
 		}
 	case 'R':
@@ -238,18 +235,18 @@ func (a *Adapter) message(tag, ts, msg []byte, w, flags int, d *delta, b *batch,
 			return b.event(evs, abi.EventReady, ts, msg), true
 		}
 	case 'd':
-		if hasPrefix(msg, "dev donate started") {
+		if sdk.HasPrefix(msg, "dev donate started") {
 			a.lines.donate = true
 			return append(evs, abi.Event{Type: abi.EventPoolConnected, Time: b.str(ts), Message: "dev donate started", Donate: true}), true
 		}
-		if hasPrefix(msg, "dev donate finished") {
+		if sdk.HasPrefix(msg, "dev donate finished") {
 			a.lines.donate = false
 			return append(evs, abi.Event{Type: abi.EventPoolConnected, Time: b.str(ts), Message: "dev donate finished", Pool: a.lines.pool}), true
 		}
 	case '[':
 		// 2.x-5.x: "[host:port] connect error: ..."
-		if end := indexByte(msg, ']'); end > 1 {
-			if evs, ok := a.clientError(ts, msg[1:end], trimLeft(msg[end+1:]), d, b, evs); ok {
+		if end := sdk.IndexByte(msg, ']'); end > 1 {
+			if evs, ok := a.clientError(ts, msg[1:end], sdk.TrimLeft(msg[end+1:]), d, b, evs); ok {
 				return evs, true
 			}
 		}
@@ -258,11 +255,11 @@ func (a *Adapter) message(tag, ts, msg []byte, w, flags int, d *delta, b *batch,
 			return a.health(kind, ts, msg[1:], d, b, evs)
 		}
 	case 'I', 'U':
-		if hasPrefix(msg, "Incompatible algorithm") || hasPrefix(msg, "Unknown/unsupported algorithm") {
+		if sdk.HasPrefix(msg, "Incompatible algorithm") || sdk.HasPrefix(msg, "Unknown/unsupported algorithm") {
 			return b.event(evs, abi.EventError, ts, msg), true
 		}
 	case 'K':
-		if hasPrefix(msg, "KawPow failed") {
+		if sdk.HasPrefix(msg, "KawPow failed") {
 			return b.event(evs, abi.EventError, ts, msg), true
 		}
 	}
@@ -272,7 +269,7 @@ func (a *Adapter) message(tag, ts, msg []byte, w, flags int, d *delta, b *batch,
 			w, flags = wordScan(msg)
 		}
 		if flags&hasColon != 0 {
-			if evs, ok := a.clientError(ts, msg[:w], trimLeft(msg[w:]), d, b, evs); ok {
+			if evs, ok := a.clientError(ts, msg[:w], sdk.TrimLeft(msg[w:]), d, b, evs); ok {
 				return evs, true
 			}
 		}
@@ -293,38 +290,38 @@ func (b *batch) event(evs []abi.Event, typ string, ts, msg []byte) []abi.Event {
 // speed parses "10s/60s/15m 38.50 n/a n/a H/s max 38.60 H/s" (and the 2.x
 // "2.5s/60s/15m ... H/s max: ... H/s").
 func (a *Adapter) speed(ts, msg []byte, d *delta, b *batch, evs []abi.Event) []abi.Event {
-	i := wordEnd(msg, 0) // the window names
-	var vals [4]decimal
-	s, e := nextWord(msg, i)
-	vals[0] = parseDecimal(msg[s:e])
-	s, e = nextWord(msg, e)
-	vals[1] = parseDecimal(msg[s:e])
-	s, e = nextWord(msg, e)
-	vals[2] = parseDecimal(msg[s:e])
-	s, e = nextWord(msg, e)
+	i := sdk.WordEnd(msg, 0) // the window names
+	var vals [4]sdk.Decimal
+	s, e := sdk.NextWord(msg, i)
+	vals[0] = sdk.ParseDecimal(msg[s:e])
+	s, e = sdk.NextWord(msg, e)
+	vals[1] = sdk.ParseDecimal(msg[s:e])
+	s, e = sdk.NextWord(msg, e)
+	vals[2] = sdk.ParseDecimal(msg[s:e])
+	s, e = sdk.NextWord(msg, e)
 	exp, unitOK := unitExp(msg[s:e])
 	ev := abi.Event{Type: abi.EventHashrate, Time: b.str(ts)}
 	if !unitOK {
 		return append(evs, ev)
 	}
 	maxExp, maxOK := 0, false
-	if s, e = nextWord(msg, e); string(msg[s:e]) == "max" || string(msg[s:e]) == "max:" {
-		s, e = nextWord(msg, e)
-		vals[3] = parseDecimal(msg[s:e])
-		s, e = nextWord(msg, e)
+	if s, e = sdk.NextWord(msg, e); string(msg[s:e]) == "max" || string(msg[s:e]) == "max:" {
+		s, e = sdk.NextWord(msg, e)
+		vals[3] = sdk.ParseDecimal(msg[s:e])
+		s, e = sdk.NextWord(msg, e)
 		maxExp, maxOK = unitExp(msg[s:e])
 	}
 	d.any = true
 	for i := 0; i < 3; i++ {
-		if vals[i].ok {
-			d.hr[i] = b.float(vals[i].scaled(exp))
+		if vals[i].OK {
+			d.hr[i] = b.float(vals[i].Scaled(exp))
 		}
 	}
-	if maxOK && vals[3].ok {
-		d.hr[3] = b.float(vals[3].scaled(maxExp))
+	if maxOK && vals[3].OK {
+		d.hr[3] = b.float(vals[3].Scaled(maxExp))
 	}
 	ev.HashrateHS = d.hr[0]
-	if !vals[0].ok {
+	if !vals[0].OK {
 		ev.HashrateHS = nil
 	}
 	return append(evs, ev)
@@ -333,12 +330,12 @@ func (a *Adapter) speed(ts, msg []byte, d *delta, b *batch, evs []abi.Event) []a
 // share parses "(N/M) diff D (L ms)" and "(N/M) diff D "reason" (L ms)".
 func (a *Adapter) share(typ string, ts, msg []byte, d *delta, b *batch, evs []abi.Event) []abi.Event {
 	ev := abi.Event{Type: typ, Time: b.str(ts), Donate: a.lines.donate}
-	end := indexByte(msg, ')')
+	end := sdk.IndexByte(msg, ')')
 	if end < 0 {
 		return append(evs, ev)
 	}
 	counts := msg[1:end]
-	if slash := indexByte(counts, '/'); slash >= 0 {
+	if slash := sdk.IndexByte(counts, '/'); slash >= 0 {
 		acc, okA := parseInt(counts[:slash])
 		rej, okR := parseInt(counts[slash+1:])
 		if okA && okR {
@@ -346,27 +343,27 @@ func (a *Adapter) share(typ string, ts, msg []byte, d *delta, b *batch, evs []ab
 			d.any, d.accepted, d.rejected = true, ev.Accepted, ev.Rejected
 		}
 	}
-	rest := trimLeft(msg[end+1:])
-	if hasPrefix(rest, "diff ") {
-		e := wordEnd(rest, 5)
+	rest := sdk.TrimLeft(msg[end+1:])
+	if sdk.HasPrefix(rest, "diff ") {
+		e := sdk.WordEnd(rest, 5)
 		if v, ok := parseDiff(rest[5:e]); ok {
 			ev.Difficulty = b.float(v)
 		}
-		rest = rest[skipSpace(rest, e):]
+		rest = rest[sdk.SkipSpace(rest, e):]
 	}
 	if typ == abi.EventShareRejected && len(rest) > 0 && rest[0] == '"' {
-		if q := lastIndexByte(rest, '"'); q > 0 {
+		if q := sdk.LastIndexByte(rest, '"'); q > 0 {
 			ev.Reason = b.str(rest[1:q])
-			rest = rest[skipSpace(rest, q+1):]
+			rest = rest[sdk.SkipSpace(rest, q+1):]
 			if !a.lines.donate {
 				d.any, d.reason = true, ev.Reason
 			}
 		}
 	}
 	if len(rest) > 0 && rest[0] == '(' {
-		if e := wordEnd(rest, 1); e > 1 {
-			if v := parseDecimal(rest[1:e]); v.ok {
-				ev.LatencyMS = b.float(v.scaled(0))
+		if e := sdk.WordEnd(rest, 1); e > 1 {
+			if v := sdk.ParseDecimal(rest[1:e]); v.OK {
+				ev.LatencyMS = b.float(v.Scaled(0))
 			}
 		}
 	}
@@ -375,13 +372,13 @@ func (a *Adapter) share(typ string, ts, msg []byte, d *delta, b *batch, evs []ab
 
 // newJob parses "HOST:PORT diff D algo A height H".
 func (a *Adapter) newJob(ts, msg []byte, d *delta, b *batch, evs []abi.Event) []abi.Event {
-	i := wordEnd(msg, 0)
+	i := sdk.WordEnd(msg, 0)
 	host := msg[:i]
 	ev := abi.Event{Type: abi.EventNewJob, Time: b.str(ts), Pool: b.str(host)}
 	ev.Donate = a.lines.donate || donateHost(host)
 	for i < len(msg) {
-		ks, ke := nextWord(msg, i)
-		vs, ve := nextWord(msg, ke)
+		ks, ke := sdk.NextWord(msg, i)
+		vs, ve := sdk.NextWord(msg, ke)
 		i = ve
 		val := msg[vs:ve]
 		switch string(msg[ks:ke]) {
@@ -428,7 +425,7 @@ func (a *Adapter) usePool(ts, host []byte, d *delta, b *batch, evs []abi.Event) 
 // code: N", DNS errors, timeouts and the like.
 func (a *Adapter) clientError(ts, host, text []byte, d *delta, b *batch, evs []abi.Event) ([]abi.Event, bool) {
 	if !(bytes.Contains(text, []byte("error")) || bytes.Contains(text, []byte("failed")) ||
-		bytes.Contains(text, []byte("timeout")) || hasPrefix(text, "duplicate job")) {
+		bytes.Contains(text, []byte("timeout")) || sdk.HasPrefix(text, "duplicate job")) {
 		return evs, false
 	}
 	ev := abi.Event{Type: abi.EventPoolError, Time: b.str(ts), Pool: b.str(host), Reason: unquote(text)}
@@ -448,40 +445,40 @@ func (a *Adapter) clientError(ts, host, text []byte, d *delta, b *batch, evs []a
 // fan0:45%" and OpenCL "#0 03:00.0  94W 55C 1904RPM 1080/2040MHz". XMRig
 // prints 0 for a sensor it cannot read, so 0 W and 0 C are unknown.
 func (a *Adapter) health(kind string, ts, msg []byte, d *delta, b *batch, evs []abi.Event) ([]abi.Event, bool) {
-	i := wordEnd(msg, 0)
+	i := sdk.WordEnd(msg, 0)
 	id, ok := parseInt(msg[:i])
 	if !ok || id < 0 || id > 1<<16 {
 		return evs, false
 	}
 	dev := abi.Device{ID: int(id), Kind: kind}
-	s, e := nextWord(msg, i)
+	s, e := sdk.NextWord(msg, i)
 	dev.BusID = b.str(msg[s:e])
 	for i = e; i < len(msg); {
-		s, e := nextWord(msg, i)
+		s, e := sdk.NextWord(msg, i)
 		i = e
 		tok := msg[s:e]
 		switch {
 		case len(tok) > 1 && tok[len(tok)-1] == 'W':
-			if v := parseDecimal(tok[:len(tok)-1]); v.ok && v.mant > 0 {
-				dev.PowerW = b.float(v.scaled(0))
+			if v := sdk.ParseDecimal(tok[:len(tok)-1]); v.OK && v.Mant > 0 {
+				dev.PowerW = b.float(v.Scaled(0))
 			}
 		case len(tok) > 1 && tok[len(tok)-1] == 'C':
-			if v := parseDecimal(tok[:len(tok)-1]); v.ok && v.mant > 0 {
-				dev.TempC = b.float(v.scaled(0))
+			if v := sdk.ParseDecimal(tok[:len(tok)-1]); v.OK && v.Mant > 0 {
+				dev.TempC = b.float(v.Scaled(0))
 			}
-		case hasPrefix(tok, "fan") && len(tok) > 1 && tok[len(tok)-1] == '%' && dev.FanPct == nil:
-			if c := indexByte(tok, ':'); c > 0 {
-				if v := parseDecimal(tok[c+1 : len(tok)-1]); v.ok {
-					dev.FanPct = b.float(v.scaled(0))
+		case sdk.HasPrefix(tok, "fan") && len(tok) > 1 && tok[len(tok)-1] == '%' && dev.FanPct == nil:
+			if c := sdk.IndexByte(tok, ':'); c > 0 {
+				if v := sdk.ParseDecimal(tok[c+1 : len(tok)-1]); v.OK {
+					dev.FanPct = b.float(v.Scaled(0))
 				}
 			}
-		case indexByte(tok, '/') > 0:
+		case sdk.IndexByte(tok, '/') > 0:
 			core, mem, _ := bytes.Cut(bytes.TrimSuffix(tok, []byte("MHz")), []byte{'/'})
-			if v := parseDecimal(core); v.ok && v.mant > 0 {
-				dev.CoreClockMHz = b.float(v.scaled(0))
+			if v := sdk.ParseDecimal(core); v.OK && v.Mant > 0 {
+				dev.CoreClockMHz = b.float(v.Scaled(0))
 			}
-			if v := parseDecimal(mem); v.ok && v.mant > 0 {
-				dev.MemClockMHz = b.float(v.scaled(0))
+			if v := sdk.ParseDecimal(mem); v.OK && v.Mant > 0 {
+				dev.MemClockMHz = b.float(v.Scaled(0))
 			}
 		}
 	}
@@ -502,12 +499,12 @@ func (a *Adapter) health(kind string, ts, msg []byte, d *delta, b *batch, evs []
 // banner reads the " * ABOUT XMRig/6.16.0 gcc/5.4.0" (6.x) or " * VERSIONS:
 // XMRig/2.6.0 ..." (2.x) version and reports backends that failed to load.
 func (a *Adapter) banner(line []byte, evs []abi.Event, d *delta) []abi.Event {
-	line = trimLeft(line)
-	if hasPrefix(line, "ABOUT") || hasPrefix(line, "VERSIONS") {
+	line = sdk.TrimLeft(line)
+	if sdk.HasPrefix(line, "ABOUT") || sdk.HasPrefix(line, "VERSIONS") {
 		if i := bytes.Index(line, []byte("XMRig")); i >= 0 {
-			if j := indexByte(line[i:], '/'); j > 0 {
+			if j := sdk.IndexByte(line[i:], '/'); j > 0 {
 				v := line[i+j+1:]
-				v = v[:wordEnd(v, 0)]
+				v = v[:sdk.WordEnd(v, 0)]
 				if len(v) > 0 && v[0] >= '0' && v[0] <= '9' {
 					d.any, d.version = true, string(v)
 				}
@@ -534,11 +531,11 @@ func gpuKind(tag []byte) string {
 // donateHost reports the XMRig donation servers (donate.v2.xmrig.com,
 // donate.ssl.xmrig.com, ...), whose jobs never describe the user's pool.
 func donateHost(host []byte) bool {
-	return hasPrefix(host, "donate.") || hasPrefix(host, "donate2.") || containsXMRig(host)
+	return sdk.HasPrefix(host, "donate.") || sdk.HasPrefix(host, "donate2.") || containsXMRig(host)
 }
 
 // containsXMRig is bytes.Contains(host, ".xmrig.com"), cheaper for a host
 // without an 'x'.
 func containsXMRig(host []byte) bool {
-	return indexByte(host, 'x') >= 0 && bytes.Contains(host, []byte(".xmrig.com"))
+	return sdk.IndexByte(host, 'x') >= 0 && bytes.Contains(host, []byte(".xmrig.com"))
 }

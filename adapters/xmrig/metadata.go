@@ -13,8 +13,6 @@ const Version = "1.0.0"
 // calls one instance from one goroutine at a time).
 type Adapter struct {
 	lines lineState
-	// scratch is reused to strip ANSI escapes without allocating per line.
-	scratch []byte
 	// events is the Events slice ParseLines returns, reused (see there);
 	// ints and floats back its numbers, reused the same way.
 	events []abi.Event
