@@ -319,12 +319,12 @@ func TestMemoryPerInstanceIntegration(t *testing.T) {
 	t.Logf("%d parse_line calls in %v (%v per call): host heap in use %d → %d KiB (%+d KiB for the instance), guest linear memory %d KiB",
 		calls, elapsed.Round(time.Second), (elapsed / time.Duration(calls)).Round(time.Microsecond), base>>10, after>>10, int64(after-base)>>10, linear>>10)
 	t.Logf("slowest call %v; %d calls took longer than the default %v deadline", worst.Round(time.Microsecond), slow, DefaultDeadlines.ParseLine)
+	// The linear memory is mapped outside the Go heap (memory.go): the
+	// instance costs the host both.
 	const budget = 16 << 20
-	if growth > budget {
-		t.Errorf("the host heap grew by %d KiB for one instance, budget %d KiB", growth>>10, budget>>10)
-	}
-	if linear > budget {
-		t.Errorf("guest linear memory is %d KiB, budget %d KiB", linear>>10, budget>>10)
+	if growth+linear > budget {
+		t.Errorf("one instance costs %d KiB of host memory (heap +%d KiB, linear memory %d KiB), budget %d KiB",
+			(growth+linear)>>10, growth>>10, linear>>10, budget>>10)
 	}
 }
 

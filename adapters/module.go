@@ -12,6 +12,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/rigd/rigd/sdk/abi"
@@ -130,9 +131,23 @@ func (e *CallError) Unwrap() error { return e.Err }
 
 type instance struct {
 	mod    api.Module
+	mem    *linearMemory // nil when wazero owns the memory (see memoryAllocator)
 	fns    map[string]api.Function
 	stderr *tail
 	bad    bool // poisoned: never call again
+}
+
+// enter and exit bracket guest code (see linearMemory).
+func (in *instance) enter() {
+	if in.mem != nil {
+		in.mem.enter()
+	}
+}
+
+func (in *instance) exit() {
+	if in.mem != nil {
+		in.mem.exit()
+	}
 }
 
 // memoryBytes is the instance's current linear memory size.
@@ -287,7 +302,9 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 		return nil, &CallError{Adapter: m.label(), Export: "instantiate", Err: err}
 	}
 	err = m.guard(ctx, "instantiate", m.rt.deadlines.Metadata, func(cctx context.Context) error {
+		cctx = experimental.WithMemoryAllocator(cctx, memoryAllocator(&in.mem))
 		mod, err := m.rt.r.InstantiateModule(cctx, compiled, cfg)
+		in.exit() // the allocator counted instantiation as a call
 		if err != nil {
 			return err
 		}
@@ -319,6 +336,8 @@ func (m *Module) call(ctx context.Context, in *instance, export string, input []
 	var res []uint64
 	start := time.Now()
 	err := m.guard(ctx, export, m.rt.deadlines.of(export), func(cctx context.Context) error {
+		in.enter()
+		defer in.exit()
 		var err error
 		res, err = fn.Call(context.WithValue(cctx, callStateKey{}, cs))
 		return err

@@ -1,0 +1,101 @@
+package adapters
+
+import (
+	"context"
+	"testing"
+	"unsafe"
+
+	"github.com/rigd/rigd/sdk/abi"
+)
+
+// newTestMemory makes a linear memory as an instantiation would, with no
+// call in progress.
+func newTestMemory(t *testing.T, max uint64) *linearMemory {
+	t.Helper()
+	if !mmapSupported {
+		t.Skip("no anonymous mappings on this OS: wazero keeps linear memory in the Go heap")
+	}
+	var mem *linearMemory
+	lm := memoryAllocator(&mem).Allocate(0, max)
+	if mem == nil || lm != mem {
+		t.Fatalf("allocator made %T, not a mapped memory", lm)
+	}
+	mem.exit()
+	return mem
+}
+
+func TestLinearMemoryGrowsInPlace(t *testing.T) {
+	const page = 64 << 10
+	mem := newTestMemory(t, 16*page)
+	defer mem.Free()
+	b := mem.Reallocate(page)
+	if len(b) != page || b[0] != 0 || b[page-1] != 0 {
+		t.Fatalf("first page: len %d, not zeroed", len(b))
+	}
+	b[0], b[page-1] = 1, 2
+	b2 := mem.Reallocate(4 * page)
+	if unsafe.SliceData(b2) != unsafe.SliceData(b) || len(b2) != 4*page {
+		t.Fatal("the memory moved or did not grow")
+	}
+	if b2[0] != 1 || b2[page-1] != 2 || b2[4*page-1] != 0 {
+		t.Fatal("growing lost or dirtied bytes")
+	}
+	b2[4*page-1] = 3 // the new pages are writable
+	if mem.Reallocate(16*page) == nil {
+		t.Fatal("could not grow to the reservation")
+	}
+	if mem.Reallocate(17*page) != nil {
+		t.Fatal("grew past the reservation")
+	}
+}
+
+// TestLinearMemoryFreeWaitsForCalls: wazero frees the memory when the
+// module is closed, which a quarantine does while the call runs on; the
+// mapping must stay until the call returns (or the guest faults the agent).
+func TestLinearMemoryFreeWaitsForCalls(t *testing.T) {
+	mem := newTestMemory(t, 1<<20)
+	b := mem.Reallocate(64 << 10)
+	mem.enter()
+	mem.Free()
+	b[100] = 1 // still mapped: this would fault the test binary otherwise
+	if mem.Reallocate(128<<10) != nil {
+		t.Error("a freed memory grew")
+	}
+	mem.exit()
+	if mem.buf != nil {
+		t.Error("the memory was not unmapped when the last call returned")
+	}
+	mem2 := newTestMemory(t, 1<<20)
+	mem2.Free()
+	if mem2.buf != nil {
+		t.Error("an idle memory was not unmapped at once")
+	}
+}
+
+// TestSessionMemoryIsMapped: a real instance's memory is the mapped one,
+// and closing the session unmaps it.
+func TestSessionMemoryIsMapped(t *testing.T) {
+	if !mmapSupported {
+		t.Skip("no anonymous mappings on this OS")
+	}
+	ctx := context.Background()
+	m, err := newTestRuntime(t, Deadlines{}).Load(ctx, "good.wasm", goodModule())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.close(ctx)
+	s := m.NewSession()
+	if _, err := s.ParseLines(ctx, abi.Stdout, [][]byte{[]byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	mem := s.inst.mem
+	if mem == nil || len(mem.buf) == 0 || uint32(len(mem.buf)) != s.inst.memoryBytes() {
+		t.Fatalf("the session's instance does not use a mapped memory (%v)", mem)
+	}
+	s.Close()
+	mem.mu.Lock()
+	defer mem.mu.Unlock()
+	if mem.buf != nil || !mem.freed {
+		t.Error("closing the session did not unmap its memory")
+	}
+}
