@@ -45,13 +45,20 @@ func benchXMRig(tb testing.TB) *Module {
 	return m
 }
 
-// realLines returns n real console lines: the timestamped lines of every
-// 6.16.0 capture, in order, repeated until there are n.
-func realLines(tb testing.TB, n int) [][]byte {
+// realLines returns n real console lines as supervision passes them to
+// parse_line: the timestamped lines of every 6.16.0 capture made with
+// --no-color (rigd always runs XMRig so, and the host strips any escape
+// sequences before parsing), in order, repeated until there are n. With
+// color, the coloured capture's lines are used instead.
+func realLines(tb testing.TB, n int, color bool) [][]byte {
 	tb.Helper()
-	logs, err := filepath.Glob(filepath.Join(xmrigTestdata, "*.log"))
+	pattern := "*-nocolor.log"
+	if color {
+		pattern = "*-color.log"
+	}
+	logs, err := filepath.Glob(filepath.Join(xmrigTestdata, pattern))
 	if err != nil || len(logs) == 0 {
-		tb.Fatalf("no XMRig logs in %s: %v", xmrigTestdata, err)
+		tb.Fatalf("no XMRig logs %s in %s: %v", pattern, xmrigTestdata, err)
 	}
 	var all [][]byte
 	for _, p := range logs {
@@ -142,12 +149,19 @@ func processCPU() (time.Duration, bool) {
 // BenchmarkParseLine64 is one parse_line call with a full batch of 64 real
 // lines through a Session, as supervision makes it: join the lines, call
 // the guest (split, parse, encode), decode the result (budget: 400 µs).
-func BenchmarkParseLine64(b *testing.B) {
+func BenchmarkParseLine64(b *testing.B) { benchParseLine64(b, false) }
+
+// BenchmarkParseLine64Color is the same with the lines of XMRig run
+// without --no-color, escape sequences left in (the SDK strips them in the
+// guest): what a drop-in adapter's miner that insists on colour costs.
+func BenchmarkParseLine64Color(b *testing.B) { benchParseLine64(b, true) }
+
+func benchParseLine64(b *testing.B, color bool) {
 	m := benchXMRig(b)
 	s := m.NewSession()
 	defer s.Close()
 	ctx := context.Background()
-	lines := realLines(b, abi.MaxLineBatch)
+	lines := realLines(b, abi.MaxLineBatch, color)
 	if res, err := s.ParseLines(ctx, abi.Stdout, lines); err != nil || len(res.Events) == 0 {
 		b.Fatalf("ParseLines = %d events, %v", len(res.Events), err)
 	}
@@ -278,7 +292,7 @@ func TestMemoryPerInstanceIntegration(t *testing.T) {
 	}
 	m := benchXMRig(t)
 	ctx := context.Background()
-	lines := realLines(t, abi.MaxLineBatch)
+	lines := realLines(t, abi.MaxLineBatch, false)
 	base := heapInUse()
 	s := m.NewSession()
 	defer s.Close()
@@ -336,7 +350,7 @@ func TestMemoryPerInstanceIntegration(t *testing.T) {
 // only: without it a guest that never returns cannot be stopped.
 func BenchmarkCloseOnContextDone(b *testing.B) {
 	ctx := context.Background()
-	lines := realLines(b, abi.MaxLineBatch)
+	lines := realLines(b, abi.MaxLineBatch, false)
 	req := apiSummaryRequest(b)
 	for _, on := range []bool{true, false} {
 		name := map[bool]string{true: "on", false: "off"}[on]

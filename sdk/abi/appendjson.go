@@ -386,10 +386,10 @@ func swarSpecial(x uint64, html bool) uint64 {
 	m := x | // non-ASCII
 		(x-swarOnes*0x20)&^x | // < 0x20
 		(q-swarOnes)&^q | (bs-swarOnes)&^bs
-	if html {
-		lt, gt, amp := x^(swarOnes*'<'), x^(swarOnes*'>'), x^(swarOnes*'&')
-		m |= (lt-swarOnes)&^lt | (gt-swarOnes)&^gt | (amp-swarOnes)&^amp
-	}
+	// <, > and & only with html, without a branch (a taken branch costs an
+	// exit in wasm).
+	lt, gt, amp := x^(swarOnes*'<'), x^(swarOnes*'>'), x^(swarOnes*'&')
+	m |= ((lt-swarOnes)&^lt | (gt-swarOnes)&^gt | (amp-swarOnes)&^amp) & -uint64(b2i(html))
 	return m & swarHighs
 }
 
@@ -454,12 +454,16 @@ func AppendString(b []byte, s string, escapeHTML bool) []byte { return appendStr
 // appendStr appends key and s as AppendString does. It copies s, then
 // checks the copy 8 bytes at a time, inline (the last window overlapping
 // what precedes it in b); only a string that needs escaping takes the
-// slower loop, which writes it again.
+// slower loop, which writes it again. The copies are made without append
+// (see reserve).
 func appendStr(b []byte, key, s string, escapeHTML bool) []byte {
-	b = append(b, key...)
-	b = append(b, '"')
-	at := len(b)
-	b = append(b, s...)
+	b = reserve(b, len(key)+len(s)+2)
+	n := len(b)
+	at := n + len(key) + 1
+	b = b[:at+len(s)]
+	copy(b[n:], key)
+	b[at-1] = '"'
+	copy(b[at:], s)
 	i := at
 	for ; i+8 <= len(b); i += 8 {
 		if swarSpecial(le64(b[i:]), escapeHTML) != 0 {
@@ -476,11 +480,27 @@ func appendStr(b []byte, key, s string, escapeHTML bool) []byte {
 			goto escape
 		}
 	}
-	return append(b, '"')
+	b = b[:len(b)+1] // reserved
+	b[len(b)-1] = '"'
+	return b
 escape:
 	b = b[:at]
 	return appendEscaped(b, s, escapeHTML)
 }
+
+// reserve returns b with room for n more bytes, to be written without
+// append: in a wasm guest append costs an exit to the host even when it
+// need not grow (its fast path jumps over the growing code), where this
+// check's call is out of line.
+func reserve(b []byte, n int) []byte {
+	if cap(b)-len(b) < n {
+		b = grown(b, n)
+	}
+	return b
+}
+
+//go:noinline
+func grown(b []byte, n int) []byte { return append(b[:cap(b)], make([]byte, n)...)[:len(b)] }
 
 // appendEscaped appends s escaped and the closing quote.
 func appendEscaped(b []byte, s string, escapeHTML bool) []byte {
