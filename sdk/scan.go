@@ -239,6 +239,57 @@ func HasSuffix(b []byte, s string) bool {
 	return len(b) >= len(s) && string(b[len(b)-len(s):]) == s
 }
 
+// A Prefix is a string of at most 16 bytes (none of them NUL) prepared
+// for comparing with the start of a line as two words: no call and no
+// loop, where HasPrefix costs a wasm guest a call of runtime.memequal for
+// any string over 6 bytes.
+//
+//	var newJob = sdk.MakePrefix("new job from ")
+//	w0, w1 := sdk.Head16(msg)
+//	if newJob.Of(w0, w1) { ... }
+type Prefix struct {
+	w, m [2]uint64 // the bytes and the mask of their lanes
+	n    int
+}
+
+// MakePrefix prepares s; it panics if s is longer than 16 bytes or holds
+// a NUL (Head16's padding would match it).
+func MakePrefix(s string) Prefix {
+	if len(s) > 16 || IndexByte([]byte(s), 0) >= 0 {
+		panic("sdk.MakePrefix: more than 16 bytes or a NUL: " + s)
+	}
+	var p Prefix
+	for i := 0; i < len(s); i++ {
+		p.w[i/8] |= uint64(s[i]) << (8 * (i % 8))
+		p.m[i/8] |= 0xff << (8 * (i % 8))
+	}
+	p.n = len(s)
+	return p
+}
+
+// Len is the length of the prefix.
+func (p Prefix) Len() int { return p.n }
+
+// Of reports whether the line whose first 16 bytes (Head16) are w0, w1
+// starts with p. A line shorter than p does not: its padding is NUL.
+func (p Prefix) Of(w0, w1 uint64) bool {
+	return (w0^p.w[0])&p.m[0]|(w1^p.w[1])&p.m[1] == 0
+}
+
+// Head16 returns the first 16 bytes of b as two little-endian words,
+// padded with NUL past len(b). A caller with a hot path can load them
+// itself when len(b) >= 16 (Load64(b), Load64(b[8:])) and call Head16
+// only for shorter lines.
+func Head16(b []byte) (w0, w1 uint64) {
+	if len(b) >= 16 {
+		return Load64(b), Load64(b[8:])
+	}
+	if len(b) > 8 {
+		return Load64(b), tailWord(b, 8)
+	}
+	return tailWord(b, 0), 0
+}
+
 // token8 returns the n (at most 8) bytes of b as a word padded with 0:
 // read from b's capacity (normally the rest of the line) when it has 8.
 func token8(b []byte) uint64 {

@@ -162,3 +162,35 @@ func FuzzScan(f *testing.F) {
 	f.Add([]byte("\x1b[1;37m cpu \x1b[0m 12345678.9"))
 	f.Fuzz(checkScan)
 }
+
+func TestPrefix(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	const alphabet = "ab \x00\xff"
+	for range 20000 {
+		p := make([]byte, 1+r.IntN(16))
+		for i := range p {
+			p[i] = "ab \xff"[r.IntN(4)]
+		}
+		b := make([]byte, r.IntN(24), 32)
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		if r.IntN(2) == 0 { // often a match, or nearly
+			copy(b, p)
+		}
+		pre := MakePrefix(string(p))
+		if got, want := pre.Of(Head16(b)), bytes.HasPrefix(b, p); got != want || pre.Len() != len(p) {
+			t.Fatalf("MakePrefix(%q).Of(Head16(%q)) = %v, want %v", p, b, got, want)
+		}
+	}
+	for _, bad := range []string{"12345678901234567", "a\x00"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("MakePrefix(%q) did not panic", bad)
+				}
+			}()
+			MakePrefix(bad)
+		}()
+	}
+}

@@ -123,7 +123,8 @@ func (a *Adapter) ParseLines(stream abi.Stream, lines [][]byte) (abi.LineResult,
 // ("[2021-11-28 12:09:05.552]  net      new job from ...") takes the inline
 // fast paths here and calls little more than wordScan and message.
 func (a *Adapter) parseLine(line []byte, evs []abi.Event, d *delta, b *batch) []abi.Event {
-	if len(line) > 0 && (sdk.IsSpace(line[0]) || sdk.IsSpace(line[len(line)-1])) {
+	// A separator first or last (two lanes of a word: no branch per test).
+	if len(line) > 0 && sdk.SpaceMask(uint64(line[0])|uint64(line[len(line)-1])<<8) != 0 {
 		line = sdk.TrimSpace(line)
 	}
 	if len(line) < 4 {
@@ -183,6 +184,18 @@ var firstByteMatters = func() (t [256]bool) {
 	return t
 }()
 
+// The prefixes of the messages most lines are (see sdk.Prefix).
+var (
+	prefixSpeed        = sdk.MakePrefix("speed ")
+	prefixAccepted     = sdk.MakePrefix("accepted (")
+	prefixRejected     = sdk.MakePrefix("rejected (")
+	prefixNewJob       = sdk.MakePrefix("new job from ")
+	prefixNoActive     = sdk.MakePrefix("no active pools")
+	prefixUsePool      = sdk.MakePrefix("use pool ")
+	prefixUseDaemon    = sdk.MakePrefix("use daemon ")
+	prefixUsePoolColon = sdk.MakePrefix("use pool: ")
+)
+
 // message parses one message (after the timestamp and tag), appending its
 // event to evs; msg[:w] is its first word and flags say what wordScan found
 // in it (w < 0: not scanned yet). ok reports that the line was recognised
@@ -191,17 +204,24 @@ func (a *Adapter) message(tag, ts, msg []byte, w, flags int, d *delta, b *batch,
 	if len(msg) == 0 {
 		return evs, false
 	}
+	// The first 16 bytes, for the prefixes of the common messages.
+	var w0, w1 uint64
+	if len(msg) >= 16 {
+		w0, w1 = sdk.Load64(msg), sdk.Load64(msg[8:])
+	} else {
+		w0, w1 = sdk.Head16(msg)
+	}
 	switch msg[0] {
 	case 's':
-		if sdk.HasPrefix(msg, "speed ") {
-			return a.speed(ts, msg[6:], d, b, evs), true
+		if prefixSpeed.Of(w0, w1) {
+			return a.speed(ts, msg[prefixSpeed.Len():], d, b, evs), true
 		}
 	case 'a':
-		if sdk.HasPrefix(msg, "accepted (") {
+		if prefixAccepted.Of(w0, w1) {
 			return a.share(abi.EventShareAccepted, ts, msg[len("accepted "):], d, b, evs), true
 		}
 	case 'r':
-		if sdk.HasPrefix(msg, "rejected (") {
+		if prefixRejected.Of(w0, w1) {
 			return a.share(abi.EventShareRejected, ts, msg[len("rejected "):], d, b, evs), true
 		}
 		if word(msg, "resumed") {
@@ -214,10 +234,10 @@ func (a *Adapter) message(tag, ts, msg []byte, w, flags int, d *delta, b *batch,
 			return b.event(evs, abi.EventPaused, ts, msg), true
 		}
 	case 'n':
-		if sdk.HasPrefix(msg, "new job from ") {
-			return a.newJob(ts, msg[len("new job from "):], d, b, evs), true
+		if prefixNewJob.Of(w0, w1) {
+			return a.newJob(ts, msg[prefixNewJob.Len():], d, b, evs), true
 		}
-		if sdk.HasPrefix(msg, "no active pools") {
+		if prefixNoActive.Of(w0, w1) {
 			d.any, d.connected = true, &b.bools[0]
 			return append(evs, abi.Event{Type: abi.EventPoolError, Time: b.str(ts), Reason: b.str(msg), Pool: a.lines.pool}), true
 		}
@@ -225,7 +245,7 @@ func (a *Adapter) message(tag, ts, msg []byte, w, flags int, d *delta, b *batch,
 			return b.event(evs, abi.EventFatal, ts, msg), true
 		}
 	case 'u':
-		if sdk.HasPrefix(msg, "use pool ") || sdk.HasPrefix(msg, "use daemon ") || sdk.HasPrefix(msg, "use pool: ") {
+		if prefixUsePool.Of(w0, w1) || prefixUseDaemon.Of(w0, w1) || prefixUsePoolColon.Of(w0, w1) {
 			// "use pool HOST:PORT", "use daemon HOST:PORT": the word after the next.
 			hs, he := sdk.NextWord(msg, sdk.WordEnd(msg, 4))
 			return a.usePool(ts, msg[hs:he], d, b, evs), true
