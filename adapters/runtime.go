@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -189,14 +190,17 @@ func (rt *Runtime) LoadBuiltin(ctx context.Context, wasm []byte) (*Module, error
 	sum := sha256.Sum256(wasm)
 	digest := hex.EncodeToString(sum[:])
 	path := filepath.Join(rt.cacheDir, "rigd-meta", digest+".json")
+	lazy := func(lm lazyMeta) *Module {
+		m := &Module{rt: rt, wasm: wasm, source: SourceBuiltin, digest: digest, meta: lm.Metadata, exports: map[string]bool{}}
+		for _, e := range lm.Exports {
+			m.exports[e] = true
+		}
+		return m
+	}
 	if b, err := os.ReadFile(path); err == nil {
 		var lm lazyMeta
 		if json.Unmarshal(b, &lm) == nil && lm.Metadata.Validate() == nil {
-			m := &Module{rt: rt, wasm: wasm, source: SourceBuiltin, digest: digest, meta: lm.Metadata, exports: map[string]bool{}}
-			for _, e := range lm.Exports {
-				m.exports[e] = true
-			}
-			return m, nil
+			return lazy(lm), nil
 		}
 	}
 	m, err := rt.Load(ctx, SourceBuiltin, wasm)
@@ -207,14 +211,24 @@ func (rt *Runtime) LoadBuiltin(ctx context.Context, wasm []byte) (*Module, error
 	for e := range m.exports {
 		lm.Exports = append(lm.Exports, e)
 	}
-	if b, err := json.Marshal(lm); err == nil {
-		if os.MkdirAll(filepath.Dir(path), 0o700) == nil {
-			if err := writeFileAtomic(path, b); err != nil {
-				rt.log.Debug("cannot remember adapter metadata", "err", err)
-			}
+	b, err := json.Marshal(lm)
+	if err == nil {
+		if err = os.MkdirAll(filepath.Dir(path), 0o700); err == nil {
+			err = writeFileAtomic(path, b)
 		}
 	}
-	return m, nil
+	if err != nil {
+		rt.log.Debug("cannot remember adapter metadata", "err", err)
+		return m, nil
+	}
+	// From here on the module is what a later start gets: lazy. Its
+	// machine code (≈ 10 MB a module) is dropped until a miner needs it,
+	// from the cache then, and the garbage of compiling it (several times
+	// that) goes back to the system now rather than staying in the agent's
+	// resident memory.
+	m.close(ctx)
+	debug.FreeOSMemory()
+	return lazy(lm), nil
 }
 
 // LoadError is a module that could not be loaded, with the reason.
