@@ -334,25 +334,14 @@ func (m *Module) call(ctx context.Context, in *instance, export string, input []
 	}
 	cs := &callState{in: input, mod: m}
 	var res []uint64
-	var closed bool // the deadline closed the module
 	start := time.Now()
 	err := m.guard(ctx, export, m.rt.deadlines.of(export), func(cctx context.Context) error {
 		in.enter()
 		defer in.exit()
-		// The module is closed when cctx ends, as WithCloseOnContextDone
-		// would; the guest notices at its next loop header. Done here
-		// rather than by handing cctx to wazero, which starts a goroutine
-		// per call to watch it (as costly as a small parse, and a thread
-		// wakeup besides).
-		stop := context.AfterFunc(cctx, func() { in.mod.CloseWithExitCode(context.Background(), exitCode(cctx)) })
 		var err error
-		res, err = fn.Call(context.WithValue(context.WithoutCancel(cctx), callStateKey{}, cs))
-		closed = !stop() // (even as the call returned: never call it again)
+		res, err = fn.Call(context.WithValue(cctx, callStateKey{}, cs))
 		return err
 	})
-	if !errors.Is(err, ErrQuarantined) && closed { // (a quarantined call may still be running)
-		in.bad = true
-	}
 	if m.rt.onCall != nil {
 		m.rt.onCall(m.meta.Name, export, time.Since(start), err)
 	}
@@ -390,14 +379,6 @@ func (m *Module) call(ctx context.Context, in *instance, export string, input []
 	default:
 		return fail(fmt.Errorf("%w: returned status %d (want 0 or 1)", ErrProtocol, status))
 	}
-}
-
-// exitCode is the exit code wazero gives a module closed because ctx ended.
-func exitCode(ctx context.Context) uint32 {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return sys.ExitCodeDeadlineExceeded
-	}
-	return sys.ExitCodeContextCanceled
 }
 
 // withInstance runs fn on a pooled instance and returns it to the pool if
