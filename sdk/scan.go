@@ -351,22 +351,26 @@ func ParseDecimal(b []byte) Decimal {
 	}
 	if len(b) <= 8 {
 		n := len(b)
-		x := token8(b)
-		dot := ByteMask(x, '.') & firstBytes(n)
-		if (DigitMask(x)|dot)&firstBytes(n) != firstBytes(n) || dot&(dot-1) != 0 {
+		var x uint64 // as token8, inline
+		if cap(b) >= 8 {
+			x = Load64(b[:8]) & (1<<(8*uint(n)) - 1 | -(uint64(n) >> 3))
+		} else {
+			x = tailWord(b, 0)
+		}
+		first := firstBytes(n)
+		dot := ByteMask(x, '.') & first
+		hasDot := int((dot | -dot) >> 63)
+		// Digits and at most one '.', not the '.' alone.
+		if (DigitMask(x)|dot)&first != first || dot&(dot-1) != 0 || n == hasDot {
 			return d
 		}
-		if dot != 0 {
-			p := bits.TrailingZeros64(dot) >> 3
-			if n == 1 {
-				return d // "." alone has no digit
-			}
-			// Drop the '.': the bytes after it move down one.
-			below := uint64(1)<<(8*uint(p)) - 1
-			x = x&below | x>>8&^below
-			n--
-			d.Frac = n - p
-		}
+		// Drop the '.' without a branch: the bytes after it move down one
+		// (with no '.', p is 8 and below is every byte).
+		p := bits.TrailingZeros64(dot) >> 3
+		below := uint64(1)<<(8*uint(p)) - 1
+		x = x&below | x>>8&^below
+		n -= hasDot
+		d.Frac = (n - p) * hasDot
 		d.Mant, d.OK = digits8(x, n), true
 		return d
 	}

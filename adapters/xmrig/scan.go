@@ -22,30 +22,23 @@ const (
 // sdk.WordEnd(b, 0)) and whether it has a '<' or a ':' after its first byte:
 // the two questions message asks of a first word, in one pass.
 func wordScan(b []byte) (end int, flags int) {
+	skip := uint64(0xff) // the first byte does not count
 	for i := 0; ; i += 8 {
 		var x uint64
-		switch {
-		case i+8 <= len(b):
+		if i+8 <= len(b) {
 			x = sdk.Load64(b[i:])
-		case i < len(b):
+		} else if i < len(b) {
 			x = sdk.Tail64(b, i)
-		default:
+		} else {
 			return len(b), flags
 		}
+		// Without branches (each taken one is an exit in wasm): the bytes
+		// of the word in x (all of them if no separator), its '<' and ':'.
 		sp := sdk.SpaceMask(x)
-		in := ^uint64(0) // the bytes of the word in x
-		if sp != 0 {
-			in = sp&-sp - 1
-		}
-		if i == 0 {
-			in &^= 0xff // not the first byte
-		}
-		if sdk.ByteMask(x, '<')&in != 0 {
-			flags |= hasLT
-		}
-		if sdk.ByteMask(x, ':')&in != 0 {
-			flags |= hasColon
-		}
+		in := (sp&-sp - 1) &^ skip
+		skip = 0
+		lt, colon := sdk.ByteMask(x, '<')&in, sdk.ByteMask(x, ':')&in
+		flags |= int((lt|-lt)>>63)*hasLT | int((colon|-colon)>>63)*hasColon
 		if sp != 0 {
 			return i + bits.TrailingZeros64(sp)>>3, flags
 		}
