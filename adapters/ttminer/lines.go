@@ -1,11 +1,11 @@
 package ttminer
 
 import (
-	"github.com/rigd/rigd/sdk"
 	"math"
 	"strings"
 	"unsafe"
 
+	"github.com/rigd/rigd/sdk"
 	"github.com/rigd/rigd/sdk/abi"
 )
 

@@ -2,10 +2,10 @@ package xmrig
 
 import (
 	"bytes"
-	"github.com/rigd/rigd/sdk"
 	"math/bits"
 	"unsafe"
 
+	"github.com/rigd/rigd/sdk"
 	"github.com/rigd/rigd/sdk/abi"
 )
 
