@@ -45,10 +45,6 @@ func wordScan(b []byte) (end int, flags int) {
 	}
 }
 
-// nextWord returns the bounds of the first word at or after i (after any
-// separators); start == end == len(b) when there is none. Fewer than 8
-// separators and a word shorter than 8 bytes, away from the end of b, cost
-
 // containsShort is bytes.Contains for a short string s (at most 8 bytes) in a
 // short b, comparing a word at each candidate position of s's first byte.
 func containsShort(b []byte, s string) bool {
@@ -77,12 +73,6 @@ func word(msg []byte, w string) bool {
 	c := msg[len(w)]
 	return c == ' ' || c == ',' || c == ':'
 }
-
-// stripANSI appends line to dst without ANSI escape sequences: CSI
-// (ESC [ ... final byte), OSC (ESC ] ... BEL or ESC \), charset
-// designations (ESC ( B) and other two-byte escapes.
-//
-// A coloured XMRig line has a dozen escapes. In the wasm guest every taken
 
 // splitTime splits "[2021-11-28 12:09:05.552] rest" (or without
 // milliseconds) into the timestamp text and the rest. Lines without a
