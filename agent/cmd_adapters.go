@@ -223,7 +223,7 @@ func runAdaptersReplay(c *cli, args []string) error {
 		stats.Merge(res.Stats)
 	})
 	err = proc.ScanLines(log, abi.MaxLineBytes, func(l proc.Line) error {
-		if err := feed.Add(ctx, []byte(l.Plain)); err != nil {
+		if err := feed.Add(ctx, l.Plain); err != nil {
 			return err
 		}
 		return werr

@@ -64,12 +64,9 @@ func (s *scheduler) Unregister() {
 // TrySchedule grants a compaction the DB wants to run now if it is within
 // what the DB allows without permission.
 func (s *scheduler) TrySchedule() (bool, pebble.CompactionGrantHandle) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.mu.unregistered || s.db.GetAllowedWithoutPermission() <= s.mu.running {
+	if !s.takeSlot() {
 		return false, nil
 	}
-	s.mu.running++
 	return true, s
 }
 
@@ -79,9 +76,7 @@ func (s *scheduler) UpdateGetAllowedWithoutPermission() { s.wake() }
 
 // Done is a granted compaction ending: its slot may go to a waiting one.
 func (s *scheduler) Done() {
-	s.mu.Lock()
-	s.mu.running--
-	s.mu.Unlock()
+	s.releaseSlot()
 	s.wake()
 }
 
@@ -90,6 +85,24 @@ func (s *scheduler) Done() {
 func (s *scheduler) Started()                                          {}
 func (s *scheduler) MeasureCPU(pebble.CompactionGoroutineKind)         {}
 func (s *scheduler) CumulativeStats(pebble.CompactionGrantHandleStats) {}
+
+// takeSlot counts one more running compaction if the DB allows it
+// without permission.
+func (s *scheduler) takeSlot() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.unregistered || s.db.GetAllowedWithoutPermission() <= s.mu.running {
+		return false
+	}
+	s.mu.running++
+	return true
+}
+
+func (s *scheduler) releaseSlot() {
+	s.mu.Lock()
+	s.mu.running--
+	s.mu.Unlock()
+}
 
 func (s *scheduler) wake() {
 	select {
@@ -117,20 +130,9 @@ func (s *scheduler) granter() {
 // taken before Schedule, since the compaction may be Done before Schedule
 // returns.
 func (s *scheduler) grant() {
-	for {
-		s.mu.Lock()
-		free := !s.mu.unregistered && s.db.GetAllowedWithoutPermission() > s.mu.running
-		if free {
-			s.mu.running++
-		}
-		s.mu.Unlock()
-		if !free {
-			return
-		}
+	for s.takeSlot() {
 		if waiting, _ := s.db.GetWaitingCompaction(); !waiting || !s.db.Schedule(s) {
-			s.mu.Lock()
-			s.mu.running--
-			s.mu.Unlock()
+			s.releaseSlot()
 			return
 		}
 	}

@@ -23,15 +23,16 @@ func NewLineFeeder(s Session, stream abi.Stream, onParse func(abi.LineResult)) *
 	return &LineFeeder{s: s, stream: stream, onParse: onParse, batch: make([][]byte, 0, abi.MaxLineBatch)}
 }
 
-// Add queues a copy of line (ANSI already stripped) and sends the batch
-// once it holds abi.MaxLineBatch lines or abi.MaxBatchBytes bytes.
-func (f *LineFeeder) Add(ctx context.Context, line []byte) error {
+// Add queues a copy of line (ANSI already stripped: proc.Line's Plain)
+// and sends the batch once it holds abi.MaxLineBatch lines or
+// abi.MaxBatchBytes bytes.
+func (f *LineFeeder) Add(ctx context.Context, line string) error {
 	if f.bytes > 0 && f.bytes+len(line) > abi.MaxBatchBytes {
 		if err := f.Flush(ctx); err != nil {
 			return err
 		}
 	}
-	f.batch = append(f.batch, append([]byte(nil), line...))
+	f.batch = append(f.batch, []byte(line))
 	f.bytes += len(line) + 1
 	if len(f.batch) < abi.MaxLineBatch && f.bytes < abi.MaxBatchBytes {
 		return nil

@@ -619,7 +619,7 @@ func (s *supervisor) onLines(stream proc.Stream, lines []proc.Line) {
 	}
 	f := s.feeders[stream]
 	for _, l := range lines {
-		if err := f.Add(s.ctx, []byte(l.Plain)); err != nil {
+		if err := f.Add(s.ctx, l.Plain); err != nil {
 			s.parseError(err)
 		}
 	}
