@@ -263,7 +263,7 @@ func start(ctx context.Context, spec Spec) (_ *Process, err error) {
 	// the agent; pages are allocated only when used. Best effort: the
 	// per-user pipe limits may refuse it.
 	for _, w := range []*os.File{outW, errW} {
-		_, _ = unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, pipeSize)
+		setPipeSize(w, pipeSize)
 	}
 
 	env := spec.Env
@@ -518,7 +518,7 @@ func (p *Process) signal(sig syscall.Signal) {
 // non-blocking descriptor, see readFD.
 func newOutputPipe() (r int, w *os.File, err error) {
 	var fds [2]int
-	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+	if err := pipe2(&fds); err != nil {
 		return -1, nil, os.NewSyscallError("pipe2", err)
 	}
 	if err := unix.SetNonblock(fds[0], true); err != nil {

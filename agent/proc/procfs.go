@@ -1,72 +1,26 @@
 package proc
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
-// BecomeSubreaper marks the calling process a "child subreaper"
-// (prctl PR_SET_CHILD_SUBREAPER): orphaned descendants are re-parented to
-// it instead of PID 1, so the process groups this package kills are reaped
-// by the agent even where PID 1 does not reap. Call it once, early, from the
-// composition root; it affects the whole agent process.
-func BecomeSubreaper() error {
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("proc: become child subreaper: %w", err)
-	}
-	return nil
-}
-
-// procStat holds the fields of /proc/<pid>/stat this package uses.
+// procStat is what this package needs to know of a process; readStat
+// gets it from the operating system.
 type procStat struct {
-	state      byte
+	state      byte // as in /proc/<pid>/stat: 'Z' a zombie, 'X' or 'x' dead
 	ppid       int
 	pgrp       int
-	startTicks uint64 // clock ticks after boot
+	startTicks uint64 // when it started, see StartTicks
 }
 
-func readStat(pid int) (procStat, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return procStat{}, err
-	}
-	return parseStat(b)
-}
-
-var errBadStat = errors.New("proc: malformed /proc stat")
-
-// parseStat parses "pid (comm) state ppid pgrp session tty tpgid flags
-// minflt cminflt majflt cmajflt utime stime cutime cstime priority nice
-// num_threads itrealvalue starttime …"; comm may hold spaces and parens.
-func parseStat(b []byte) (procStat, error) {
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return procStat{}, errBadStat
-	}
-	f := bytes.Fields(b[i+1:])
-	// f[0] is field 3 (state); starttime is field 22.
-	if len(f) < 20 || len(f[0]) != 1 {
-		return procStat{}, errBadStat
-	}
-	ppid, err1 := strconv.Atoi(string(f[1]))
-	pgrp, err2 := strconv.Atoi(string(f[2]))
-	start, err3 := strconv.ParseUint(string(f[19]), 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil {
-		return procStat{}, errBadStat
-	}
-	return procStat{state: f[0][0], ppid: ppid, pgrp: pgrp, startTicks: start}, nil
-}
-
-// StartTicks returns the start time of process pid in clock ticks after
-// boot, as /proc/<pid>/stat reports it. Recorded with the PID, it identifies
-// the process even after the PID is reused.
+// StartTicks returns the start time of process pid: on Linux in clock
+// ticks after boot, as /proc/<pid>/stat reports it; on macOS in
+// microseconds since the epoch. Recorded with the PID, it identifies the
+// process even after the PID is reused.
 func StartTicks(pid int) (uint64, error) {
 	st, err := readStat(pid)
 	if err != nil {
@@ -127,36 +81,10 @@ func groupExists(pgid int) bool {
 	return syscall.Kill(-pgid, 0) != syscall.ESRCH
 }
 
-// member is a process of a group, as found in /proc.
+// member is a process of a group (see groupMembers).
 type member struct {
 	pid, ppid int
 	state     byte
-}
-
-// groupMembers lists the processes of group pgid.
-func groupMembers(pgid int) []member {
-	d, err := os.Open("/proc")
-	if err != nil {
-		return nil
-	}
-	defer d.Close()
-	names, _ := d.Readdirnames(-1)
-	var ms []member
-	for _, n := range names {
-		if n[0] < '0' || n[0] > '9' {
-			continue
-		}
-		pid, err := strconv.Atoi(n)
-		if err != nil {
-			continue
-		}
-		st, err := readStat(pid)
-		if err != nil || st.pgrp != pgid {
-			continue
-		}
-		ms = append(ms, member{pid: pid, ppid: st.ppid, state: st.state})
-	}
-	return ms
 }
 
 // cleanupGroup runs after the leader of group pgid was reaped: it kills the
