@@ -87,7 +87,7 @@ func memoryAllocator(mem **linearMemory) experimental.MemoryAllocator {
 		return nil
 	}
 	return experimental.MemoryAllocatorFunc(func(_, max uint64) experimental.LinearMemory {
-		buf, err := reserve(max)
+		buf, err := reserveMemory(max)
 		if err != nil {
 			return &sliceMemory{max: max}
 		}
@@ -95,6 +95,9 @@ func memoryAllocator(mem **linearMemory) experimental.MemoryAllocator {
 		return *mem
 	})
 }
+
+// reserveMemory is reserve; tests replace it to make reservations fail.
+var reserveMemory = reserve
 
 // sliceMemory is wazero's default behaviour, for when a reservation fails.
 type sliceMemory struct {

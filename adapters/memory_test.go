@@ -2,6 +2,7 @@ package adapters
 
 import (
 	"context"
+	"syscall"
 	"testing"
 	"unsafe"
 
@@ -97,5 +98,66 @@ func TestSessionMemoryIsMapped(t *testing.T) {
 	defer mem.mu.Unlock()
 	if mem.buf != nil || !mem.freed {
 		t.Error("closing the session did not unmap its memory")
+	}
+}
+
+// A failed reservation (address space limited by ulimit -v, say) leaves
+// the instance's memory in the Go heap, grown by copying as wazero does.
+func TestSessionMemoryFallsBackToHeap(t *testing.T) {
+	if !mmapSupported {
+		t.Skip("no anonymous mappings on this OS")
+	}
+	defer func(r func(uint64) ([]byte, error)) { reserveMemory = r }(reserveMemory)
+	reserveMemory = func(uint64) ([]byte, error) { return nil, syscall.ENOMEM }
+	ctx := context.Background()
+	m, err := newTestRuntime(t, Deadlines{}).Load(ctx, SourceBuiltin, Builtins()["xmrig"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.close(ctx)
+	s := m.NewSession()
+	defer s.Close()
+	lines := realLines(t, abi.MaxLineBatch, false)
+	for range 3 {
+		res, err := s.ParseLines(ctx, abi.Stdout, lines)
+		if err != nil || len(res.Events) == 0 {
+			t.Fatalf("parse_line on a heap memory: %+v, %v", res, err)
+		}
+	}
+	if s.inst.mem != nil {
+		t.Fatal("the instance uses a mapped memory")
+	}
+	// The Go runtime grows its memory as it starts: through the fallback.
+	mems := m.compiledModule().ExportedMemories()
+	if len(mems) != 1 {
+		t.Fatalf("%d exported memories", len(mems))
+	}
+	for _, d := range mems {
+		if got := s.inst.memoryBytes(); got <= d.Min()*65536 {
+			t.Errorf("memory %d bytes, not grown from its %d pages", got, d.Min())
+		}
+	}
+}
+
+func TestSliceMemory(t *testing.T) {
+	s := &sliceMemory{max: 3 << 16}
+	b := s.Reallocate(1 << 16)
+	if len(b) != 1<<16 {
+		t.Fatalf("len %d", len(b))
+	}
+	b[0], b[len(b)-1] = 1, 2
+	b = s.Reallocate(2 << 16)
+	if len(b) != 2<<16 || b[0] != 1 || b[1<<16-1] != 2 || b[1<<16] != 0 {
+		t.Fatal("growing lost or dirtied bytes")
+	}
+	if s.Reallocate(4<<16) != nil {
+		t.Error("grew past its maximum")
+	}
+	if b := s.Reallocate(3 << 16); len(b) != 3<<16 || b[0] != 1 {
+		t.Error("cannot grow to its maximum after a refusal")
+	}
+	s.Free()
+	if s.buf != nil {
+		t.Error("Free kept the bytes")
 	}
 }
