@@ -199,12 +199,24 @@ func TestHostileModulesReturnMemory(t *testing.T) {
 			_ = loadAndTest(ctx, rt, h.name, h.wasm)
 		}
 	}
+	// A quarantined call (deep-recursion) may still be returning when
+	// round does, holding its grown stack: measure once every call is back.
+	goroutines := runtime.NumGoroutine()
+	settled := func() uint64 {
+		for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() > goroutines; {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d goroutines left running, %d before", runtime.NumGoroutine(), goroutines)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		return heapInUse()
+	}
 	round() // warm caches and lazily initialised runtime state
-	base := heapInUse()
+	base := settled()
 	for range 5 {
 		round()
 	}
-	after := heapInUse()
+	after := settled()
 	const slack = 16 << 20
 	if after > base+slack {
 		t.Fatalf("heap in use grew from %d MiB to %d MiB after 5 rounds of hostile modules", base>>20, after>>20)
