@@ -518,8 +518,8 @@ func (p *Process) signal(sig syscall.Signal) {
 // non-blocking descriptor, see readFD.
 func newOutputPipe() (r int, w *os.File, err error) {
 	var fds [2]int
-	if err := pipe2(&fds); err != nil {
-		return -1, nil, os.NewSyscallError("pipe2", err)
+	if err := cloexecPipe(&fds); err != nil {
+		return -1, nil, os.NewSyscallError("pipe", err)
 	}
 	if err := unix.SetNonblock(fds[0], true); err != nil {
 		_, _ = unix.Close(fds[0]), unix.Close(fds[1])

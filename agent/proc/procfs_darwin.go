@@ -53,10 +53,10 @@ func groupMembers(pgid int) []member {
 	return ms
 }
 
-// pipe2 returns a new pipe whose ends are closed on exec. macOS has no
+// cloexecPipe returns a new pipe whose ends are closed on exec. macOS has no
 // pipe2: the fork lock keeps a concurrent exec from inheriting the ends
 // before they are marked.
-func pipe2(fds *[2]int) error {
+func cloexecPipe(fds *[2]int) error {
 	syscall.ForkLock.RLock()
 	defer syscall.ForkLock.RUnlock()
 	if err := unix.Pipe(fds[:]); err != nil {

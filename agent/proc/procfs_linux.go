@@ -80,8 +80,8 @@ func groupMembers(pgid int) []member {
 	return ms
 }
 
-// pipe2 returns a new pipe whose ends are closed on exec.
-func pipe2(fds *[2]int) error { return unix.Pipe2(fds[:], unix.O_CLOEXEC) }
+// cloexecPipe returns a new pipe whose ends are closed on exec.
+func cloexecPipe(fds *[2]int) error { return unix.Pipe2(fds[:], unix.O_CLOEXEC) }
 
 // setPipeSize asks for a pipe buffer of n bytes and ignores a refusal.
 func setPipeSize(f *os.File, n int) { _, _ = unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, n) }
