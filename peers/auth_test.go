@@ -402,6 +402,9 @@ func TestRefusedAuditBounded(t *testing.T) {
 		if v := rc.verdict(t); !bytes.Equal(v, unauthorizedFrame) {
 			t.Fatalf("verdict %q", v)
 		}
+		// Hang up, as a refused node does: until then the refusal lingers
+		// (up to 250 ms) in its pre-auth slot.
+		rc.close()
 	}
 	n := len(w.store.Audit())
 	if max := auditBurst + int(time.Since(start).Seconds()) + 1; n < auditBurst || n > max {

@@ -101,6 +101,8 @@ func (c *rawConn) verdict(t testing.TB) []byte {
 	return b
 }
 
+func (c *rawConn) close() { c.sc.fc.conn.Close() }
+
 func (c *rawConn) send(t testing.TB, env envelope) {
 	t.Helper()
 	if env.V == 0 {
