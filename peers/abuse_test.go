@@ -8,6 +8,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -31,6 +32,10 @@ func TestAbuseIntegration(t *testing.T) {
 	}
 	cfg := testConfig(t, "target", NodeWorker)
 	cfg.Local = newFakeLocal("xmrig-rx0")
+	// Every connection comes from 127.0.0.1: lift the per-source cap to
+	// the global one, which is what this test holds the node to
+	// (TestPreAuthPerSource tests the other).
+	cfg.MaxPreAuthSource = DefaultMaxPreAuth
 	target := startNode(t, cfg)
 	friend := startNode(t, testConfig(t, "friend", NodeController))
 	pairInvite(t, target, friend, RoleObserver)
@@ -438,4 +443,107 @@ func rssBytes() int64 {
 		}
 	}
 	return 0
+}
+
+// One source holds at most MaxPreAuthSource connections in the handshake;
+// the next is closed at accept, and a slot it frees is usable again.
+func TestPreAuthPerSource(t *testing.T) {
+	cfg := testConfig(t, "target", NodeWorker)
+	cfg.MaxPreAuthSource = 4
+	target := startNode(t, cfg)
+	addr := target.Info().Listen
+	upgrade := func() (net.Conn, bool) {
+		t.Helper()
+		conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if writeUpgrade(conn, "") != nil {
+			return conn, false
+		}
+		conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+		line, err := bufio.NewReader(conn).ReadString('\n')
+		return conn, err == nil && strings.Contains(line, " 101 ")
+	}
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for i := range cfg.MaxPreAuthSource {
+		conn, ok := upgrade()
+		held = append(held, conn)
+		if !ok {
+			t.Fatalf("connection %d of %d from one source was refused", i+1, cfg.MaxPreAuthSource)
+		}
+	}
+	refused0 := target.Metrics().RefusedPreAuth
+	conn, ok := upgrade()
+	conn.Close()
+	if ok {
+		t.Fatalf("connection %d from one source was upgraded (cap %d)", cfg.MaxPreAuthSource+1, cfg.MaxPreAuthSource)
+	}
+	if got := target.Metrics().RefusedPreAuth - refused0; got != 1 {
+		t.Errorf("RefusedPreAuth grew by %d, want 1", got)
+	}
+	// Closing one idle connection ends its handshake and frees its slot.
+	held[0].Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		conn, ok := upgrade()
+		held = append(held, conn)
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the slot of a closed connection was not freed within 5 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestPreAuthCapSources(t *testing.T) {
+	src := func(s string) netip.Prefix {
+		return sourceOf(net.TCPAddrFromAddrPort(netip.MustParseAddrPort(s)))
+	}
+	for _, c := range []struct {
+		a, b string
+		same bool
+	}{
+		{"192.0.2.1:1000", "192.0.2.1:2000", true},
+		{"192.0.2.1:1000", "192.0.2.2:1000", false},
+		{"[::ffff:192.0.2.1]:1000", "192.0.2.1:2000", true},
+		{"[2001:db8::1]:1000", "[2001:db8::ffff:2]:1000", true},
+		{"[2001:db8::1]:1000", "[2001:db8:0:1::1]:1000", false},
+		{"[fe80::1%eth0]:1000", "[fe80::2%eth1]:1000", true},
+	} {
+		if got := src(c.a) == src(c.b); got != c.same {
+			t.Errorf("%s and %s: same source %v, want %v", c.a, c.b, got, c.same)
+		}
+	}
+	if sourceOf(&net.UnixAddr{Name: "x", Net: "unix"}).IsValid() {
+		t.Error("a non-TCP address has a source")
+	}
+
+	c := preauthCap{max: 3, maxSource: 2, bySource: map[netip.Prefix]int{}}
+	a, b, d := src("192.0.2.1:1"), src("192.0.2.2:1"), src("192.0.2.3:1")
+	for i, want := range []bool{true, true, false} {
+		if got := c.acquire(a); got != want {
+			t.Fatalf("acquire %d from one source: %v, want %v", i+1, got, want)
+		}
+	}
+	if !c.acquire(b) || c.acquire(d) {
+		t.Fatal("the global cap of 3 was not applied across sources")
+	}
+	c.release(a)
+	if !c.acquire(d) {
+		t.Fatal("a released slot was not reusable by another source")
+	}
+	c.release(a)
+	c.release(b)
+	c.release(d)
+	if c.total != 0 || len(c.bySource) != 0 {
+		t.Errorf("after releasing everything: total %d, %d sources", c.total, len(c.bySource))
+	}
 }

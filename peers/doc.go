@@ -25,8 +25,9 @@
 // costs nothing. Only binary messages are used; text frames, reserved
 // bits or opcodes, wrong masking or a burst of control frames close the
 // connection. At most MaxPreAuth (64) connections may be in the handshake
-// at once; more are closed on accept. The upgrade, the handshake and the
-// authorization must finish within 5 s.
+// at once, and at most MaxPreAuthSource (16) from one source (an IPv4
+// address, an IPv6 /64); more are closed on accept. The upgrade, the
+// handshake and the authorization must finish within 5 s.
 //
 // Inside the WebSocket, Noise_XX_25519_ChaChaPoly_BLAKE2s
 // (github.com/flynn/noise v1.1.0, wrapped in noise.go) authenticates both
@@ -138,8 +139,9 @@
 //   - Outside the model: anyone who can read node.key is that node; a
 //     peer that is granted controller can run any profile its adapters
 //     accept. Open invites, the pending list and the command-result cache
-//     do not survive a restart. The pre-authentication cap is global, not
-//     per source address: a flood of idle connections can delay new
+//     do not survive a restart. A flood of idle connections from one
+//     source holds at most MaxPreAuthSource slots; floods from four or
+//     more sources at once can still fill MaxPreAuth and delay new
 //     connections (existing sessions are unaffected) until the 5 s
 //     handshake deadline frees slots.
 //

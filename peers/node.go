@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -37,6 +38,7 @@ const (
 	DefaultRateBurst        = 20
 	DefaultMinerOps         = 6 // start/stop/restart per miner per peer per minute
 	DefaultMaxPreAuth       = 64
+	DefaultMaxPreAuthSource = 16
 	DefaultMaxPending       = 64
 
 	// MaxLogLines is the most log lines one get_logs returns.
@@ -84,7 +86,11 @@ type Config struct {
 	RateBurst      int
 	MinerOps       int
 	MaxPreAuth     int
-	MaxPending     int
+	// MaxPreAuthSource caps the connections in the handshake from one
+	// source (an IPv4 address, an IPv6 /64), so that one host cannot take
+	// all of MaxPreAuth.
+	MaxPreAuthSource int
+	MaxPending       int
 }
 
 func (c *Config) setDefaults() error {
@@ -157,6 +163,9 @@ func (c *Config) setDefaults() error {
 	if c.MaxPreAuth <= 0 {
 		c.MaxPreAuth = DefaultMaxPreAuth
 	}
+	if c.MaxPreAuthSource <= 0 {
+		c.MaxPreAuthSource = DefaultMaxPreAuthSource
+	}
 	if c.MaxPending <= 0 {
 		c.MaxPending = DefaultMaxPending
 	}
@@ -179,8 +188,9 @@ type Node struct {
 	ln        net.Listener
 	advertise string
 
-	// preauth bounds connections that have not finished the handshake.
-	preauth chan struct{}
+	// preauth bounds connections that have not finished the handshake:
+	// in all and per source.
+	preauth preauthCap
 
 	// Counters (tests and metrics).
 	parsed  atomic.Int64 // envelopes decoded
@@ -319,7 +329,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		store:       cfg.Store,
 		local:       cfg.Local,
 		profiles:    cfg.Profiles,
-		preauth:     make(chan struct{}, cfg.MaxPreAuth),
+		preauth:     preauthCap{max: cfg.MaxPreAuth, maxSource: cfg.MaxPreAuthSource, bySource: map[netip.Prefix]int{}},
 		runDone:     make(chan struct{}),
 		peers:       map[NodeID]*peer{},
 		pending:     map[NodeID]*PendingPeer{},
@@ -522,7 +532,8 @@ type Metrics struct {
 	// Pending is the number of refused nodes listed.
 	Pending int
 	// RefusedPreAuth counts connections closed at accept because
-	// MaxPreAuth connections were already in the handshake.
+	// MaxPreAuth connections, or MaxPreAuthSource from the same source,
+	// were already in the handshake.
 	RefusedPreAuth int64
 	// Envelopes counts messages parsed from authorized peers.
 	Envelopes int64
@@ -565,16 +576,15 @@ func (n *Node) acceptLoop() {
 			}
 			continue
 		}
-		select {
-		case n.preauth <- struct{}{}:
-		default:
+		src := sourceOf(conn.RemoteAddr())
+		if !n.preauth.acquire(src) {
 			// Too many connections are still handshaking: refuse at once.
 			n.refused.Add(1)
 			conn.Close()
 			continue
 		}
-		if !n.spawn(func() { n.serveConn(conn) }) {
-			<-n.preauth
+		if !n.spawn(func() { n.serveConn(conn, src) }) {
+			n.preauth.release(src)
 			conn.Close()
 			return
 		}
@@ -599,12 +609,12 @@ func (n *Node) untrack(conn net.Conn) {
 
 // serveConn runs the responder's side of a connection: upgrade, Noise
 // handshake and authorization within HandshakeTimeout, then the session.
-func (n *Node) serveConn(conn net.Conn) {
+func (n *Node) serveConn(conn net.Conn, src netip.Prefix) {
 	released := false
 	release := func() {
 		if !released {
 			released = true
-			<-n.preauth
+			n.preauth.release(src)
 		}
 	}
 	defer release()
@@ -1437,4 +1447,51 @@ func (n *Node) audit(who, action, target, result string) {
 	if err != nil {
 		n.log.Warn("peers: audit", "err", err)
 	}
+}
+
+// preauthCap counts the connections in the handshake, in all and per
+// source.
+type preauthCap struct {
+	max, maxSource int
+	mu             sync.Mutex
+	total          int
+	bySource       map[netip.Prefix]int
+}
+
+// acquire takes a slot for a connection from src, or reports that a cap
+// is reached.
+func (c *preauthCap) acquire(src netip.Prefix) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.total >= c.max || c.bySource[src] >= c.maxSource {
+		return false
+	}
+	c.total++
+	c.bySource[src]++
+	return true
+}
+
+func (c *preauthCap) release(src netip.Prefix) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.total--
+	if c.bySource[src]--; c.bySource[src] <= 0 {
+		delete(c.bySource, src)
+	}
+}
+
+// sourceOf is the source a connection counts against: its IPv4 address,
+// or its IPv6 /64 (one host is commonly given a whole /64).
+func sourceOf(a net.Addr) netip.Prefix {
+	t, ok := a.(*net.TCPAddr)
+	if !ok {
+		return netip.Prefix{} // not TCP: all such connections share one source
+	}
+	ip := t.AddrPort().Addr().Unmap()
+	bits := 32
+	if ip.Is6() {
+		bits = 64
+	}
+	p, _ := ip.Prefix(bits)
+	return p
 }
