@@ -226,7 +226,7 @@ func (p peersAPI) Node(context.Context) (router.NodeInfo, error) {
 	i := p.n.Info()
 	m := p.n.Metrics()
 	return router.NodeInfo{NodeID: i.ID.String(), ShortID: i.ShortID, Name: i.Name, Role: string(i.Role),
-		Listen: i.Listen, Peers: m.Peers, Connected: m.Connected}, nil
+		Listen: i.Listen, Peers: m.Peers, Connected: m.Connected, RefusedConnections: m.RefusedPreAuth}, nil
 }
 
 func (p peersAPI) Peers(context.Context) ([]router.Peer, error) {

@@ -417,7 +417,7 @@ type fakePeers struct {
 }
 
 func (f *fakePeers) Node(ctx context.Context) (NodeInfo, error) {
-	return NodeInfo{NodeID: "AAAA-BBBB-CCCC", ShortID: "AAAA-BBBB", Name: "rig1", Role: "dual"}, nil
+	return NodeInfo{NodeID: "AAAA-BBBB-CCCC", ShortID: "AAAA-BBBB", Name: "rig1", Role: "dual", RefusedConnections: 7}, nil
 }
 
 func (f *fakePeers) Peers(ctx context.Context) ([]Peer, error) {

@@ -100,6 +100,7 @@ type collector struct {
 	seen map[string]string // miner -> fingerprint of its series' labels
 
 	shares, restarts, p2pPeers, up         *prometheus.Desc
+	p2pRefused                             *prometheus.Desc
 	incidents                              *prometheus.Desc
 	hashrate, uptime, state, poolUp        *prometheus.GaugeVec
 	devHashrate, devTemp, devFan, devPower *prometheus.GaugeVec
@@ -121,6 +122,7 @@ func newCollector(miners Miners, peers Peers) *collector {
 		shares:      prometheus.NewDesc("rigd_miner_shares_total", "Shares of the current miner process by result (accepted, rejected, stale); resets when the process restarts.", append(ml, "result"), nil),
 		restarts:    prometheus.NewDesc("rigd_miner_restarts_total", "Automatic restarts since the miner was started.", ml, nil),
 		p2pPeers:    prometheus.NewDesc("rigd_p2p_peers", "Paired P2P peers by connection status.", []string{"status"}, nil),
+		p2pRefused:  prometheus.NewDesc("rigd_p2p_refused_connections_total", "P2P connections closed at accept because too many were in the handshake (in all, or from their source).", nil, nil),
 		incidents:   prometheus.NewDesc("rigd_watchdog_incidents_total", "Watchdog incidents since the agent started, by rule.", []string{"rule"}, nil),
 		hashrate:    gv("rigd_miner_hashrate_hs", "Miner hashrate in H/s over a window (10s, 60s, 15m) as the miner reports it.", append(ml, "window")),
 		uptime:      gv("rigd_miner_uptime_seconds", "Seconds since the miner process started (0 when not running).", ml),
@@ -136,7 +138,7 @@ func newCollector(miners Miners, peers Peers) *collector {
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.shares, c.restarts, c.p2pPeers, c.incidents} {
+	for _, d := range []*prometheus.Desc{c.up, c.shares, c.restarts, c.p2pPeers, c.p2pRefused, c.incidents} {
 		ch <- d
 	}
 	for _, v := range c.vecs {
@@ -266,6 +268,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			}
 			ch <- prometheus.MustNewConstMetric(c.p2pPeers, prometheus.GaugeValue, conn, "connected")
 			ch <- prometheus.MustNewConstMetric(c.p2pPeers, prometheus.GaugeValue, disc, "disconnected")
+		}
+		if node, err := c.peers.Node(ctx); err == nil {
+			ch <- prometheus.MustNewConstMetric(c.p2pRefused, prometheus.CounterValue, float64(node.RefusedConnections))
 		}
 	}
 }

@@ -44,6 +44,7 @@ func TestMetrics(t *testing.T) {
 		`rigd_adapter_call_duration_seconds_count{adapter="xmrig",export="adapter_parse_api",result="error"} 1`,
 		`rigd_p2p_peers{status="connected"} 2`,
 		`rigd_p2p_peers{status="disconnected"} 1`,
+		`rigd_p2p_refused_connections_total 7`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)

@@ -209,6 +209,10 @@ type NodeInfo struct {
 	Peers   int    `json:"peers"`
 	// Connected counts peers with a live session.
 	Connected int `json:"connected"`
+	// RefusedConnections counts connections closed at accept since the
+	// agent started because too many were in the handshake, in all or
+	// from their source: a flood on the P2P port.
+	RefusedConnections int64 `json:"refused_connections"`
 }
 
 // Peer is a paired node.
