@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -253,5 +255,30 @@ func TestRouteCoverage(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestREADMEListsEveryRoute: README.md, the user's manual, has a row for
+// every route, as "`METHOD /path`".
+func TestREADMEListsEveryRoute(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := New(Config{Miners: newFakeMiners()})
+	for _, rt := range api.routes {
+		row := "`" + rt.Method + " " + rt.Path
+		found := false
+		for rest := string(readme); !found; {
+			i := strings.Index(rest, row)
+			if i < 0 {
+				break
+			}
+			rest = rest[i+len(row):]
+			found = rest != "" && strings.ContainsRune("` ?", rune(rest[0]))
+		}
+		if !found {
+			t.Errorf("README.md does not list %s %s", rt.Method, rt.Path)
+		}
 	}
 }
