@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -250,7 +251,11 @@ func (m *Module) guard(ctx context.Context, what string, deadline time.Duration,
 	cctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- fn(cctx) }()
+	running.Add(1)
+	go func() {
+		defer running.Add(-1)
+		done <- fn(cctx)
+	}()
 	t := time.NewTimer(deadline + m.rt.deadlines.Grace)
 	defer t.Stop()
 	select {
@@ -271,6 +276,10 @@ func (m *Module) guard(ctx context.Context, what string, deadline time.Duration,
 		return err
 	}
 }
+
+// running counts the guarded calls whose guest code has not returned, in
+// every runtime, quarantined ones included (tests wait for it to drain).
+var running atomic.Int64
 
 // liftQuarantine ends a quarantine set for err.
 func (m *Module) liftQuarantine(err error) {

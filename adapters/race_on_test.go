@@ -1,0 +1,5 @@
+//go:build race
+
+package adapters
+
+const raceEnabled = true
