@@ -17,6 +17,7 @@ import (
 func miscCommands() []*command {
 	return []*command{
 		{name: "info", summary: "show the agent: version, host, installed miners, adapters, uptime, readiness", run: runInfo},
+		{name: "audit", summary: "show the audit log: state-changing API and peer commands, newest first", run: runAudit},
 		{name: "events", summary: "follow the agent's event stream (miner state changes, stats, shares, installs)", run: runEvents},
 		{name: "systemd-unit", args: "[serve flags]", summary: "print a hardened systemd unit running `rigd serve` with the given flags", run: runSystemdUnit},
 		{name: "version", summary: "print the version", run: runVersion},
@@ -73,6 +74,40 @@ func runInfo(c *cli, args []string) error {
 				line += ": " + ch.Error
 			}
 			fmt.Fprintf(tw, "  %s\t%s\n", ch.Name, line)
+		}
+		return tw.Flush()
+	})
+}
+
+func runAudit(c *cli, args []string) error {
+	fs := c.flags(&command{summary: "Show the newest entries of the audit log: who (api:ADDRESS, cli, peer:NODE) did what to\nwhich target, and the result."})
+	cf := addClientFlags(fs)
+	limit := fs.Int("limit", 20, "most entries to show (1-10000)")
+	if _, err := c.parse(fs, args); err != nil {
+		return err
+	}
+	if *limit < 1 || *limit > 10000 {
+		return usagef("--limit %d: must be between 1 and 10000", *limit)
+	}
+	k, err := cf.connect()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := cf.ctx(c)
+	defer cancel()
+	list, err := k.Audit(ctx, *limit)
+	if err != nil {
+		return k.explain(err)
+	}
+	return k.out(c, list, func() error {
+		if len(list) == 0 {
+			_, err := fmt.Fprintln(c.stdout, "the audit log is empty")
+			return err
+		}
+		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TIME\tWHO\tACTION\tTARGET\tRESULT")
+		for _, e := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime), e.Who, e.Action, orDash(e.Target), e.Result)
 		}
 		return tw.Flush()
 	})

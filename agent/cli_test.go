@@ -47,7 +47,7 @@ func TestHelp(t *testing.T) {
 		t.Fatalf("rigd --help: exit %d", code)
 	}
 	for _, want := range []string{"serve", "status", "start", "stop", "logs", "stdin", "profiles", "history", "install", "uninstall",
-		"node", "peers", "remote", "adapters", "version", "systemd-unit", "info", "events", "available"} {
+		"node", "peers", "remote", "adapters", "version", "systemd-unit", "info", "events", "available", "audit"} {
 		if !regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(want) + ` `).MatchString(out) {
 			t.Errorf("rigd --help does not list %q:\n%s", want, out)
 		}
@@ -201,6 +201,15 @@ func TestCLI(t *testing.T) {
 	if out, _ := cli("info"); !strings.Contains(out, dir) || !strings.Contains(out, "adapter") || !strings.Contains(out, "ready") {
 		t.Fatalf("info:\n%s", out)
 	}
+	// The start and the stdin above are in the audit log, newest first.
+	if out, _ := cli("audit"); !regexp.MustCompile(`(?s)POST /miners/\{name\}/stdin\s+cli1\s+ok\n.*POST /miners\s+-\s+ok\n`).MatchString(out) {
+		t.Fatalf("audit:\n%s", out)
+	}
+	var entries []miner.AuditEntry
+	if out, _ := cli("audit", "--limit", "1", "--json"); json.Unmarshal([]byte(out), &entries) != nil || len(entries) != 1 {
+		t.Fatalf("audit --limit 1 --json: %s", out)
+	}
+	fails("--limit 0", "audit", "--limit", "0")
 	// Storage and P2P are wired: empty lists, and this node's identity.
 	if out, _ := cli("profiles", "list"); !strings.Contains(out, "no profiles") {
 		t.Fatalf("profiles list: %s", out)

@@ -156,6 +156,17 @@ func (c *Client) Ready(ctx context.Context) (Readiness, error) {
 	return r, c.do(ctx, "GET", "/ready", nil, nil, &r)
 }
 
+// Audit calls GET /audit: the newest limit entries, newest first (limit
+// 0: the server's default, 100).
+func (c *Client) Audit(ctx context.Context, limit int) ([]miner.AuditEntry, error) {
+	var q url.Values
+	if limit > 0 {
+		q = url.Values{"limit": {strconv.Itoa(limit)}}
+	}
+	var out []miner.AuditEntry
+	return out, c.do(ctx, "GET", "/audit", q, nil, &out)
+}
+
 // Info calls GET /info.
 func (c *Client) Info(ctx context.Context) (SystemInfo, error) {
 	var i SystemInfo
