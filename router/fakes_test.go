@@ -417,7 +417,15 @@ type fakePeers struct {
 }
 
 func (f *fakePeers) Node(ctx context.Context) (NodeInfo, error) {
-	return NodeInfo{NodeID: "AAAA-BBBB-CCCC", ShortID: "AAAA-BBBB", Name: "rig1", Role: "dual", RefusedConnections: 7}, nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := NodeInfo{NodeID: "AAAA-BBBB-CCCC", ShortID: "AAAA-BBBB", Name: "rig1", Role: "dual", Peers: len(f.peers), RefusedConnections: 7}
+	for _, p := range f.peers {
+		if p.Connected {
+			n.Connected++
+		}
+	}
+	return n, nil
 }
 
 func (f *fakePeers) Peers(ctx context.Context) ([]Peer, error) {

@@ -99,9 +99,8 @@ type collector struct {
 	mu   sync.Mutex        // one scrape at a time updates the vectors
 	seen map[string]string // miner -> fingerprint of its series' labels
 
-	shares, restarts, p2pPeers, up         *prometheus.Desc
-	p2pRefused                             *prometheus.Desc
-	incidents                              *prometheus.Desc
+	shares, restarts, up                   *prometheus.Desc
+	p2pPeers, p2pRefused, incidents        *prometheus.Desc
 	hashrate, uptime, state, poolUp        *prometheus.GaugeVec
 	devHashrate, devTemp, devFan, devPower *prometheus.GaugeVec
 	vecs                                   []*prometheus.GaugeVec
@@ -257,19 +256,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if c.peers != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		if peers, err := c.peers.Peers(ctx); err == nil {
-			var conn, disc float64
-			for _, p := range peers {
-				if p.Connected {
-					conn++
-				} else {
-					disc++
-				}
-			}
-			ch <- prometheus.MustNewConstMetric(c.p2pPeers, prometheus.GaugeValue, conn, "connected")
-			ch <- prometheus.MustNewConstMetric(c.p2pPeers, prometheus.GaugeValue, disc, "disconnected")
-		}
 		if node, err := c.peers.Node(ctx); err == nil {
+			ch <- prometheus.MustNewConstMetric(c.p2pPeers, prometheus.GaugeValue, float64(node.Connected), "connected")
+			ch <- prometheus.MustNewConstMetric(c.p2pPeers, prometheus.GaugeValue, float64(node.Peers-node.Connected), "disconnected")
 			ch <- prometheus.MustNewConstMetric(c.p2pRefused, prometheus.CounterValue, float64(node.RefusedConnections))
 		}
 	}
