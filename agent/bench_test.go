@@ -102,8 +102,10 @@ func startFake(b *testing.B, api *apiClient, name, bin string) {
 // supervises one miner printing a line every 10 ms (parsed by the real
 // XMRig adapter, batched, merged, published) and serving the real XMRig
 // API, polled every 10 s as by default. One op is one second of
-// supervision; the figure is %cpu of one core (budget: ≤ 1 %).
+// supervision; the figure is %cpu of one core (budget: ≤ 1 %). The runtime
+// has rigd serve's settings.
 func BenchmarkSupervisionChattyMiner(b *testing.B) {
+	b.Cleanup(tuneRuntime(os.Getenv))
 	_, api := testServer(b, func(c *serveConfig) { c.PollInterval = 10 * time.Second })
 	startFake(b, api, "chatty", agenttest.FakeMiner(b, chattyScenario(b, time.Duration(b.N+30)*time.Second)))
 	waitPolled(b, api, "chatty")
@@ -138,8 +140,10 @@ func superviseFor(b *testing.B) float64 {
 // BenchmarkIdleRSSTwoMiners reports the agent's resident memory while it
 // supervises two quiet miners (budget: ≤ 64 MiB), and its CPU. The miners
 // serve the real XMRig API, polled every 10 s as by default. The figure is
-// the test process's RSS, an upper bound of the agent's.
+// the test process's RSS, an upper bound of the agent's; the runtime has
+// rigd serve's settings.
 func BenchmarkIdleRSSTwoMiners(b *testing.B) {
+	b.Cleanup(tuneRuntime(os.Getenv))
 	_, api := testServer(b, func(c *serveConfig) { c.PollInterval = 10 * time.Second })
 	sc := agenttest.FakeScenario{Banner: []string{" * ABOUT        XMRig/6.16.0 gcc/5.4.0"}, HTTP: benchAPI(b),
 		RunFor: time.Duration(b.N+30) * time.Second, TERM: "exit"}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -308,6 +309,29 @@ func TestServeAccessRules(t *testing.T) {
 	tok2, created, err := loadOrCreateToken(tokPath)
 	if err != nil || created || tok2 != tok {
 		t.Fatalf("second load: %q %v %v", tok2, created, err)
+	}
+}
+
+// rigd serve runs under a 40 MiB soft heap limit unless GOMEMLIMIT says
+// otherwise (the runtime then keeps what it read from it).
+func TestTuneRuntime(t *testing.T) {
+	limit := debug.SetMemoryLimit(-1)
+	for _, c := range []struct {
+		env  map[string]string
+		want int64
+	}{
+		{nil, defaultMemoryLimit},
+		{map[string]string{"GOMEMLIMIT": "1GiB"}, limit},
+	} {
+		restore := tuneRuntime(func(k string) string { return c.env[k] })
+		got := debug.SetMemoryLimit(-1)
+		restore()
+		if got != c.want {
+			t.Errorf("env %v: memory limit %d, want %d", c.env, got, c.want)
+		}
+		if l := debug.SetMemoryLimit(-1); l != limit {
+			t.Fatalf("env %v: restored memory limit %d, want %d", c.env, l, limit)
+		}
 	}
 }
 

@@ -114,12 +114,7 @@ func serve(c *cli, cfg serveConfig) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// A soft limit: the agent shares a small rig with its miners, so
-		// the garbage collector works harder before the heap grows past it
-		// (it is a target, not a cap: a bigger live heap still works).
-		debug.SetMemoryLimit(defaultMemoryLimit)
-	}
+	tuneRuntime(os.Getenv)
 	srv, err := startServer(c.ctx, cfg, log)
 	if err != nil {
 		return err
@@ -148,6 +143,19 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 // defaultMemoryLimit is the Go heap's soft limit unless GOMEMLIMIT says
 // otherwise.
 const defaultMemoryLimit = 40 << 20
+
+// tuneRuntime gives the Go runtime rigd serve's settings unless their own
+// variables (read through getenv) are set, and returns what undoes them:
+// GOMEMLIMIT 40 MiB, a soft limit, so that the garbage collector works
+// harder before the heap grows past it (the agent shares a small rig with
+// its miners; a bigger live heap still works).
+func tuneRuntime(getenv func(string) string) (restore func()) {
+	limit := debug.SetMemoryLimit(-1)
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
+	return func() { debug.SetMemoryLimit(limit) }
+}
 
 // server is a running agent.
 type server struct {
