@@ -144,11 +144,11 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 // otherwise.
 const defaultMemoryLimit = 40 << 20
 
-// tuneRuntime gives the Go runtime rigd serve's settings unless their own
-// variables (read through getenv) are set, and returns what undoes them:
-// GOMEMLIMIT 40 MiB, a soft limit, so that the garbage collector works
-// harder before the heap grows past it (the agent shares a small rig with
-// its miners; a bigger live heap still works).
+// tuneRuntime applies rigd serve's runtime settings and returns what
+// undoes them (the benchmarks measure the agent under them too): a 40 MiB
+// soft heap limit unless GOMEMLIMIT (read through getenv) is set, so that
+// the garbage collector works harder before the heap grows past it — the
+// agent shares a small rig with its miners; a bigger live heap still works.
 func tuneRuntime(getenv func(string) string) (restore func()) {
 	limit := debug.SetMemoryLimit(-1)
 	if getenv("GOMEMLIMIT") == "" {
