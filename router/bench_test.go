@@ -154,8 +154,8 @@ func BenchmarkMetricsScrape(b *testing.B) {
 // the load generator shares the machine's CPUs with the server, and on a
 // 2-vCPU VM the p99 is 1.7–4.3 ms on a quiet machine (0.7–1.2 ms from the
 // moment of sending; the rest is the generator waking late) and 5–29 ms
-// on a busy one — `go test ./...` must not depend on
-// that. The benchmarks carry the budget (README, Performance).
+// on a busy one, and `go test ./...` must not depend on that. The
+// benchmarks carry the budget (README, Performance).
 // Skipped with -short and under the race detector.
 func TestPerformanceIntegration(t *testing.T) {
 	if testing.Short() || raceEnabled {
