@@ -101,6 +101,10 @@ func main() {
 			return
 		case "--sleep":
 			time.Sleep(time.Hour)
+		case "--mine":
+			// A miner that does not know --version: its banner, then work.
+			fmt.Println(" * ABOUT        XMRig/6.16.0 gcc/10.3.1")
+			time.Sleep(time.Hour)
 		case "--noise":
 			for i := 0; i < 200000; i++ {
 				fmt.Println("lots of output without any version in it")

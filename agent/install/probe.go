@@ -1,6 +1,7 @@
 package install
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -32,7 +33,8 @@ var ansiEscape = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]`)
 // in its combined output with ANSI colour codes removed: "XMRig 6.16.0"
 // with `XMRig (\d+\.\d+\.\d+)` gives "6.16.0". The exit status does not
 // matter when the output matches (some miners exit 1 after printing their
-// version). Failures match ErrVersionProbe.
+// version); a binary still running when a line of its output matches is
+// stopped there. Failures match ErrVersionProbe.
 func ProbeVersion(ctx context.Context, binary string, vp abi.VersionProbe) (string, error) {
 	v, err := probeVersion(ctx, binary, vp)
 	if err != nil {
@@ -55,7 +57,14 @@ func probeVersion(ctx context.Context, binary string, vp abi.VersionProbe) (stri
 	}
 	ctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
 	defer cancel()
-	out := &cappedBuffer{limit: maxProbeOutput}
+	// A binary that prints its version and carries on (a miner that does
+	// not know the flag starts mining) is stopped at the first whole line
+	// that matches, not left running to the timeout.
+	out := &cappedBuffer{limit: maxProbeOutput, onLines: func(lines []byte) {
+		if re.Match(ansiEscape.ReplaceAll(lines, nil)) {
+			cancel()
+		}
+	}}
 	cmd := exec.CommandContext(ctx, binary, vp.Args...)
 	cmd.Dir = filepath.Dir(binary)
 	cmd.Env = probeEnv()
@@ -98,11 +107,14 @@ func probeEnv() []string {
 }
 
 // cappedBuffer keeps the first limit bytes written and drops the rest
-// (without failing the writer, so the child is not killed by EPIPE).
+// (without failing the writer, so the child is not killed by EPIPE). It
+// passes each run of newly completed lines to onLines, if set.
 type cappedBuffer struct {
-	mu    sync.Mutex
-	limit int
-	buf   []byte
+	mu      sync.Mutex
+	limit   int
+	buf     []byte
+	seen    int // bytes passed to onLines
+	onLines func([]byte)
 }
 
 func (b *cappedBuffer) Write(p []byte) (int, error) {
@@ -110,6 +122,10 @@ func (b *cappedBuffer) Write(p []byte) (int, error) {
 	defer b.mu.Unlock()
 	if room := b.limit - len(b.buf); room > 0 {
 		b.buf = append(b.buf, p[:min(room, len(p))]...)
+		if end := bytes.LastIndexByte(b.buf, '\n') + 1; b.onLines != nil && end > b.seen {
+			b.onLines(b.buf[b.seen:end])
+			b.seen = end
+		}
 	}
 	return len(p), nil
 }

@@ -332,6 +332,14 @@ func TestProbeVersion(t *testing.T) {
 	if left := processesRunning(bin, "--sleep"); left != 0 {
 		t.Errorf("%d probed processes still running", left)
 	}
+	// A binary that prints its version and runs on is stopped at once.
+	start = time.Now()
+	if v, err := ProbeVersion(ctx, bin, abi.VersionProbe{Args: []string{"--mine"}, Regex: `XMRig/(\d+\.\d+\.\d+)`}); err != nil || v != "6.16.0" || time.Since(start) > 5*time.Second {
+		t.Errorf("version then work: %q, %v after %v", v, err, time.Since(start))
+	}
+	if left := processesRunning(bin, "--mine"); left != 0 {
+		t.Errorf("%d probed processes still running", left)
+	}
 	if _, err := ProbeVersion(ctx, filepath.Join(t.TempDir(), "missing"), vp); !errors.Is(err, ErrVersionProbe) {
 		t.Errorf("missing binary: %v", err)
 	}
