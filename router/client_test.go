@@ -92,9 +92,9 @@ func TestClient(t *testing.T) {
 	}
 	_, err = c.StopMiner(ctx, "two")
 	must("stop", err)
-	im, err := c.Install(ctx, "xmrig", InstallRequest{Version: "6.16.0"})
+	im, err := c.Install(ctx, "xmrig", InstallRequest{Version: "6.21.0"})
 	must("install", err)
-	if im.Version != "6.16.0" {
+	if im.Version != "6.21.0" {
 		t.Fatalf("install %+v", im)
 	}
 	ups, err := c.CheckUpdates(ctx, "xmrig")

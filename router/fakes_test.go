@@ -37,7 +37,9 @@ func newFakeMiners() *fakeMiners {
 // add puts a running miner with stats and devices.
 func (f *fakeMiners) add(name, typ string, devices int) miner.Info {
 	started := t0
+	// The binary is the current version fakeInstaller installs.
 	info := miner.Info{Name: name, Type: typ, State: miner.StateRunning, PID: 1000 + len(f.miners), StartedAt: &started, Restarts: 1,
+		Binary: "/data/miners/" + typ + "/6.21.0/" + typ,
 		Stats: abi.Stats{HashrateHS: fptr(1234.5), Hashrate60sHS: fptr(1200), Accepted: iptr(10), Rejected: iptr(1), Stale: iptr(0), PoolConnected: new(bool)}}
 	*info.Stats.PoolConnected = true
 	for d := 0; d < devices; d++ {
@@ -72,6 +74,9 @@ func (f *fakeMiners) Start(ctx context.Context, req miner.StartRequest) (miner.I
 	f.mu.Unlock()
 	info := f.add(name, req.Type, 0)
 	info.Profile, info.ProfileID = req.Profile, req.ProfileID
+	if req.Binary != "" {
+		info.Binary = req.Binary
+	}
 	f.mu.Lock()
 	f.miners[name] = info
 	f.mu.Unlock()
@@ -356,7 +361,7 @@ func (f *fakeInstaller) Install(ctx context.Context, typ string, req InstallRequ
 	for i := int64(1); i <= 3; i++ {
 		progress(InstallProgress{File: "xmrig.tar.gz", Bytes: i * 100, Total: 300, Done: i == 3})
 	}
-	im := InstalledMiner{Type: typ, Version: v, Binary: "/data/miners/xmrig/" + v + "/xmrig", Current: true, Trust: "sha256sums"}
+	im := InstalledMiner{Type: typ, Version: v, Dir: "/data/miners/xmrig/" + v, Binary: "/data/miners/xmrig/" + v + "/xmrig", Current: true, Trust: "sha256sums"}
 	f.mu.Lock()
 	if f.installed == nil {
 		f.installed = map[string]InstalledMiner{}

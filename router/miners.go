@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -291,9 +292,22 @@ func (a *API) uninstall(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 	if a.cfg.Installer == nil {
 		return notImplemented("uninstalling miners is not wired into this agent yet")
 	}
+	// Only miners that run the files about to go are stopped: a miner
+	// started with its own binary keeps running, and uninstalling what is
+	// not installed stops nothing (the installer says 404).
+	installed, err := a.cfg.Installer.Installed(r.Context(), typ)
+	if err != nil {
+		return fmt.Errorf("uninstall %s: %w", typ, err)
+	}
+	var removed []InstalledMiner
+	for _, im := range installed {
+		if version == "" || im.Version == version {
+			removed = append(removed, im)
+		}
+	}
 	res := Uninstalled{Type: typ, Version: version, Stopped: []string{}}
 	for _, m := range a.cfg.Miners.List() {
-		if m.Type != typ || (version != "" && m.Version != "" && m.Version != version) {
+		if m.Type != typ || !runsOneOf(m.Binary, removed) {
 			continue
 		}
 		if _, err := a.cfg.Miners.Stop(r.Context(), m.Name); err != nil {
@@ -305,6 +319,21 @@ func (a *API) uninstall(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 		return fmt.Errorf("uninstall %s: %w", typ, err)
 	}
 	return reply(w, http.StatusOK, res)
+}
+
+// runsOneOf reports whether binary is one of the installed versions' files.
+func runsOneOf(binary string, versions []InstalledMiner) bool {
+	if binary == "" {
+		return false
+	}
+	binary = filepath.Clean(binary)
+	for _, im := range versions {
+		if im.Binary != "" && binary == filepath.Clean(im.Binary) ||
+			im.Dir != "" && strings.HasPrefix(binary, filepath.Clean(im.Dir)+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *API) checkUpdates(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {

@@ -78,7 +78,9 @@ func TestRoutes(t *testing.T) {
 		{"POST", "/remote/rig2/start", `{"type":"xmrig","profile":{"algo":"rx/0"}}`, 201, `"name":"remote-xmrig"`},
 		{"POST", "/remote/rig2/stop", `{"name":"cpu"}`, 200, `"state":"stopped"`},
 		{"GET", "/remote/rig2/logs/cpu?lines=5", "", 200, `hello from rig2`},
+		{"POST", "/miners", `{"type":"xmrig","name":"own","binary":"/opt/xmrig/xmrig","profile":{"algo":"rx/0"}}`, 201, `"name":"own"`},
 		{"DELETE", "/miners/xmrig/uninstall", "", 200, `"fromprofile"`},
+		{"DELETE", "/miners/xmrig/uninstall", "", 404, `"code":"not_found"`},
 	}
 	for _, tc := range tests {
 		hdr := map[string]string{}
@@ -109,9 +111,11 @@ func TestRoutes(t *testing.T) {
 	if _, err := ta.fm.Get("fromprofile"); err == nil {
 		t.Errorf("uninstall left the xmrig miner running")
 	}
-	// The cpu miner was added as xmrig too; both were stopped.
-	if n := len(ta.fm.List()); n != 0 {
-		t.Errorf("%d miners left after uninstalling their type", n)
+	// The cpu miner was added as xmrig too, running the installed binary:
+	// both were stopped. The miner with its own binary runs on, through
+	// the failed second uninstall too.
+	if l := ta.fm.List(); len(l) != 1 || l[0].Name != "own" || l[0].State != miner.StateRunning {
+		t.Errorf("miners left after uninstalling their type: %+v", l)
 	}
 	q := ta.cfg.History.(*fakeHistory).queries
 	if len(q) != 1 || q[0].Until.Sub(q[0].Since).Hours() != 2 || q[0].Step.Minutes() != 1 {
