@@ -512,6 +512,9 @@ func (c *Catalog) Install(ctx context.Context, wasm []byte, fixtures []byte) (In
 	}
 	name := m.meta.Name
 	m.close(ctx)
+	if err := os.MkdirAll(c.cfg.Dir, 0o700); err != nil {
+		return Info{}, fmt.Errorf("adapters: %w", err)
+	}
 	path := filepath.Join(c.cfg.Dir, name+".wasm")
 	if len(fixtures) > 0 {
 		if err := writeFileAtomic(FixturesPath(path), fixtures); err != nil {

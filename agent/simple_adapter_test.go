@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -194,4 +195,30 @@ func TestDropInAppearsIntegration(t *testing.T) {
 		}
 		return ""
 	})
+}
+
+// TestUploadAdapterFreshDataDir: on a fresh data dir (no adapters
+// directory yet) POST /adapters installs the module, creating the folder.
+func TestUploadAdapterFreshDataDir(t *testing.T) {
+	srv, api := testServer(t, nil)
+	if _, err := os.Stat(srv.cfg.AdaptersDir); !os.IsNotExist(err) {
+		t.Fatalf("the adapters directory exists before any upload: %v", err)
+	}
+	wasm, err := os.Open(filepath.Join("..", "testdata", "wat-adapter", "simple.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wasm.Close()
+	resp, err := http.Post(api.base+"/adapters?filename=simple.wasm", "application/wasm", wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("POST /adapters on a fresh data dir: %d %s", resp.StatusCode, b)
+	}
+	if _, err := os.Stat(filepath.Join(srv.cfg.AdaptersDir, "simple.wasm")); err != nil {
+		t.Fatal(err)
+	}
 }
