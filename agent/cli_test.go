@@ -370,6 +370,25 @@ func TestTokenFile(t *testing.T) {
 	}
 }
 
+// TestSecondAgentRefused: a second agent on a data dir in use exits with
+// "data dir in use" and leaves the first one's address file alone (the CLI
+// finds the running agent through it).
+func TestSecondAgentRefused(t *testing.T) {
+	srv, _ := testServer(t, nil)
+	addr := filepath.Join(srv.cfg.DataDir, "agent.addr")
+	cfg := srv.cfg
+	cfg.Listen = "127.0.0.1:0"
+	if second, err := startServer(t.Context(), cfg, discardLogger()); err == nil {
+		second.Close()
+		t.Fatal("a second agent started on a data dir in use")
+	} else if !strings.Contains(err.Error(), "data dir in use") {
+		t.Fatalf("second agent: %v, want data dir in use", err)
+	}
+	if b, err := os.ReadFile(addr); err != nil || strings.TrimSpace(string(b)) != srv.URL() {
+		t.Fatalf("the refused agent took the running one's agent.addr: %q, %v", b, err)
+	}
+}
+
 // TestGracefulShutdown: Close returns promptly with an event stream open
 // and an in-flight request finishing, and the address file is removed.
 func TestGracefulShutdown(t *testing.T) {

@@ -175,6 +175,8 @@ type server struct {
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
+	// addrWritten: this agent wrote DATA_DIR/agent.addr (Close removes it).
+	addrWritten bool
 }
 
 // startServer wires the agent together and starts serving. Close stops it.
@@ -308,6 +310,8 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	})
 	if err := writeAgentAddr(l.agentAddr(), s.URL()); err != nil {
 		log.Warn("cannot record the agent address for the CLI", "err", err)
+	} else {
+		s.addrWritten = true
 	}
 	log.Info("serving", "addr", s.Addr(), "prefix", cfg.APIPrefix, "data_dir", cfg.DataDir)
 	return s, nil
@@ -356,7 +360,9 @@ func (s *server) Close() error {
 		if s.rt != nil {
 			errs = append(errs, s.rt.Close(context.Background()))
 		}
-		os.Remove(layout{s.cfg.DataDir}.agentAddr())
+		if s.addrWritten { // not another agent's, refused the data dir
+			os.Remove(layout{s.cfg.DataDir}.agentAddr())
+		}
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
