@@ -40,7 +40,7 @@ func (f *fakeMiners) add(name, typ string, devices int) miner.Info {
 	// The binary is the current version fakeInstaller installs.
 	info := miner.Info{Name: name, Type: typ, State: miner.StateRunning, PID: 1000 + len(f.miners), StartedAt: &started, Restarts: 1,
 		Binary: "/data/miners/" + typ + "/6.21.0/" + typ,
-		Stats: abi.Stats{HashrateHS: fptr(1234.5), Hashrate60sHS: fptr(1200), Accepted: iptr(10), Rejected: iptr(1), Stale: iptr(0), PoolConnected: new(bool)}}
+		Stats:  abi.Stats{HashrateHS: fptr(1234.5), Hashrate60sHS: fptr(1200), Accepted: iptr(10), Rejected: iptr(1), Stale: iptr(0), PoolConnected: new(bool)}}
 	*info.Stats.PoolConnected = true
 	for d := 0; d < devices; d++ {
 		info.Stats.Devices = append(info.Stats.Devices, abi.Device{ID: d, Kind: "nvidia", Name: "RTX 3070", HashrateHS: fptr(100), TempC: fptr(60), FanPct: fptr(70), PowerW: fptr(120)})
