@@ -33,22 +33,32 @@ var (
 	_ miner.Binaries   = (*installService)(nil)
 )
 
+// classed gives err the API class of a sentinel (its status and code)
+// and keeps err's own message: a reused invite is a 409 saying "peers:
+// invite already used", not "miner: name already in use: peers: ...".
+func classed(class, err error) error { return &classedError{class: class, err: err} }
+
+type classedError struct{ class, err error }
+
+func (e *classedError) Error() string   { return e.err.Error() }
+func (e *classedError) Unwrap() []error { return []error{e.class, e.err} }
+
 // installErr maps the installer's conditions onto the API's.
-func installErr(typ string, err error) error {
+func installErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, install.ErrNotInstalled), errors.Is(err, install.ErrNotFound), errors.Is(err, install.ErrNoAsset):
-		return fmt.Errorf("%w: %v", miner.ErrNotFound, err)
+		return classed(miner.ErrNotFound, err)
 	case errors.Is(err, install.ErrInvalidVersion), errors.Is(err, install.ErrInvalidType), errors.Is(err, fs.ErrNotExist),
 		errors.Is(err, install.ErrUnsupportedArchive), errors.Is(err, install.ErrNoBinary), errors.Is(err, install.ErrUnsafeEntry):
-		return fmt.Errorf("%w: %v", miner.ErrInvalidInput, err)
+		return classed(miner.ErrInvalidInput, err)
 	case errors.Is(err, install.ErrRateLimited):
 		return &router.Error{Status: http.StatusServiceUnavailable, Code: "release_source_rate_limited", Msg: err.Error()}
 	case errors.Is(err, install.ErrUnavailable):
 		return &router.Error{Status: http.StatusBadGateway, Code: "release_source_unavailable", Msg: err.Error()}
 	}
-	return fmt.Errorf("install %s: %w", typ, err)
+	return err
 }
 
 func (s *installService) meta(ctx context.Context, typ string) (abi.Metadata, error) {
@@ -70,14 +80,18 @@ func (s *installService) Install(ctx context.Context, typ string, req router.Ins
 			}
 		})
 	}
+	if err != nil && req.From != "" && errors.Is(err, install.ErrVersionProbe) {
+		// The user's own file that does not run as this miner.
+		return router.InstalledMiner{}, classed(miner.ErrInvalidInput, err)
+	}
 	if err != nil {
-		return router.InstalledMiner{}, installErr(typ, err)
+		return router.InstalledMiner{}, installErr(err)
 	}
 	return installedOf(inst), nil
 }
 
 func (s *installService) Uninstall(ctx context.Context, typ, version string) error {
-	return installErr(typ, s.in.Uninstall(ctx, typ, version))
+	return installErr(s.in.Uninstall(ctx, typ, version))
 }
 
 func (s *installService) Installed(ctx context.Context, typ string) ([]router.InstalledMiner, error) {
@@ -86,7 +100,7 @@ func (s *installService) Installed(ctx context.Context, typ string) ([]router.In
 		return []router.InstalledMiner{}, nil
 	}
 	if err != nil {
-		return nil, installErr(typ, err)
+		return nil, installErr(err)
 	}
 	out := make([]router.InstalledMiner, len(list))
 	for i, x := range list {
@@ -102,7 +116,7 @@ func (s *installService) Latest(ctx context.Context, typ string) (router.LatestR
 	}
 	l, err := s.in.Latest(ctx, meta)
 	if err != nil {
-		return router.LatestRelease{}, installErr(typ, err)
+		return router.LatestRelease{}, installErr(err)
 	}
 	return router.LatestRelease{Version: l.Version, Tag: l.Tag, CheckedAt: l.CheckedAt, Cached: l.Cached}, nil
 }
@@ -114,7 +128,7 @@ func (s *installService) CheckUpdates(ctx context.Context, typ string) (router.U
 	}
 	u, err := s.in.CheckUpdates(ctx, meta)
 	if err != nil {
-		return router.UpdateInfo{}, installErr(typ, err)
+		return router.UpdateInfo{}, installErr(err)
 	}
 	return router.UpdateInfo{Type: typ, Current: u.Current, Available: u.Available,
 		Latest: router.LatestRelease{Version: u.Latest.Version, Tag: u.Latest.Tag, CheckedAt: u.Latest.CheckedAt, Cached: u.Latest.Cached}}, nil
@@ -164,7 +178,7 @@ func (a adapterFiles) Remove(ctx context.Context, name string) error {
 	case errors.Is(err, miner.ErrUnknownType):
 		return fmt.Errorf("%w: adapter %q", miner.ErrNotFound, name)
 	case errors.Is(err, adapters.ErrBuiltin):
-		return fmt.Errorf("%w: %v", miner.ErrConflict, err)
+		return classed(miner.ErrConflict, err)
 	}
 	return err
 }
@@ -173,7 +187,7 @@ func (a adapterFiles) Rollback(ctx context.Context, name string) (miner.AdapterI
 	info, err := a.cat.Rollback(ctx, name)
 	switch {
 	case errors.Is(err, adapters.ErrNoGeneration):
-		return info, fmt.Errorf("%w: %v", miner.ErrConflict, err)
+		return info, classed(miner.ErrConflict, err)
 	case errors.Is(err, miner.ErrUnknownType):
 		return info, fmt.Errorf("%w: adapter %q", miner.ErrNotFound, name)
 	}
@@ -194,14 +208,14 @@ func peerErr(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, peers.ErrUnknownPeer), errors.Is(err, peers.ErrRemoteNotFound):
-		return fmt.Errorf("%w: %v", miner.ErrNotFound, err)
+		return classed(miner.ErrNotFound, err)
 	case errors.Is(err, peers.ErrInvalidID), errors.Is(err, peers.ErrInvalidRole), errors.Is(err, peers.ErrInvalidRequest),
 		errors.Is(err, peers.ErrInvalidAddress), errors.Is(err, peers.ErrInviteInvalid), errors.Is(err, peers.ErrInviteExpired):
-		return fmt.Errorf("%w: %v", miner.ErrInvalidInput, err)
+		return classed(miner.ErrInvalidInput, err)
 	case errors.Is(err, peers.ErrForbidden), errors.Is(err, peers.ErrUnauthorized):
 		return fmt.Errorf("%w: %v", router.ErrForbidden, err)
 	case errors.Is(err, peers.ErrNotConnected), errors.Is(err, peers.ErrConflict), errors.Is(err, peers.ErrInviteUsed), errors.Is(err, peers.ErrNoListener):
-		return fmt.Errorf("%w: %v", miner.ErrConflict, err)
+		return classed(miner.ErrConflict, err)
 	case errors.Is(err, peers.ErrRateLimited), errors.Is(err, peers.ErrTooManyInvites):
 		return &router.Error{Status: http.StatusTooManyRequests, Code: router.CodeRateLimited, Msg: err.Error()}
 	case errors.Is(err, peers.ErrPendingApproval):

@@ -274,7 +274,7 @@ func (a *API) install(w http.ResponseWriter, r *http.Request, ps httprouter.Para
 	}
 	im, err := a.cfg.Installer.Install(r.Context(), typ, req, progress)
 	if err != nil {
-		return fmt.Errorf("install %s: %w", typ, err)
+		return err // the installer's errors say "install TYPE …"
 	}
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(a.cfg.WriteTimeout))
 	return reply(w, http.StatusOK, im)
@@ -316,7 +316,7 @@ func (a *API) uninstall(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 		res.Stopped = append(res.Stopped, m.Name)
 	}
 	if err := a.cfg.Installer.Uninstall(r.Context(), typ, version); err != nil {
-		return fmt.Errorf("uninstall %s: %w", typ, err)
+		return err // "uninstall TYPE …" already
 	}
 	return reply(w, http.StatusOK, res)
 }

@@ -609,8 +609,11 @@ func (i *Installer) installFrom(ctx context.Context, meta *abi.Metadata, src str
 	}
 	binPath := filepath.Join(root, filepath.FromSlash(binRel))
 	version, err := probe(ctx, binPath)
+	if err != nil && !errors.Is(err, ErrVersionProbe) {
+		err = fmt.Errorf("%w: %v", ErrVersionProbe, err)
+	}
 	if err != nil {
-		return Installed{}, fmt.Errorf("%w: %v", ErrVersionProbe, err)
+		return Installed{}, err
 	}
 	if !validVersion(version) {
 		return Installed{}, fmt.Errorf("%w: the version probe of %s gave %q", ErrInvalidVersion, binRel, truncate(version, 64))
