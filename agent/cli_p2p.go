@@ -135,7 +135,7 @@ func runPeersInvite(c *cli, args []string) error {
 func runPeersAdd(c *cli, args []string) error {
 	k, args, v, err := simple(c, args, 1, "ADDRESS", "Pair with the rig at ADDRESS (HOST:PORT of its P2P listener) using the invite it printed.",
 		func(fs *flag.FlagSet) []*string {
-			return []*string{fs.String("invite", "", "the invite CODE from rigd peers invite on the other rig"), fs.String("name", "", "a name for the peer")}
+			return []*string{fs.String("invite", "", "the invite CODE from rigd peers invite on the other rig")}
 		})
 	if err != nil {
 		return err
@@ -145,7 +145,7 @@ func runPeersAdd(c *cli, args []string) error {
 	}
 	ctx, cancel := k.ctx(c)
 	defer cancel()
-	p, err := k.AddPeer(ctx, router.AddPeerRequest{Address: args[0], Invite: *v[0], Name: *v[1]})
+	p, err := k.AddPeer(ctx, router.AddPeerRequest{Address: args[0], Invite: *v[0]})
 	if err != nil {
 		return k.explain(err)
 	}
@@ -183,7 +183,7 @@ func runPeersPending(c *cli, args []string) error {
 func runPeersApprove(c *cli, args []string) error {
 	k, args, v, err := simple(c, args, 1, "ID", "Pair with a pending rig, giving it a role here: observer (stats, logs) or controller (also start/stop).",
 		func(fs *flag.FlagSet) []*string {
-			return []*string{fs.String("role", "", "observer or controller"), fs.String("name", "", "a name for the peer")}
+			return []*string{fs.String("role", "", "observer or controller")}
 		})
 	if err != nil {
 		return err
@@ -193,7 +193,7 @@ func runPeersApprove(c *cli, args []string) error {
 	}
 	ctx, cancel := k.ctx(c)
 	defer cancel()
-	p, err := k.ApprovePeer(ctx, args[0], router.ApproveRequest{Role: *v[0], Name: *v[1]})
+	p, err := k.ApprovePeer(ctx, args[0], router.ApproveRequest{Role: *v[0]})
 	if err != nil {
 		return k.explain(err)
 	}

@@ -26,12 +26,13 @@ type fakeMiners struct {
 	miners map[string]miner.Info
 	logs   map[string][]miner.LogLine
 	stdin  map[string]string
+	reqs   map[string]miner.StartRequest // the start request of each miner
 }
 
 var _ Miners = (*fakeMiners)(nil)
 
 func newFakeMiners() *fakeMiners {
-	return &fakeMiners{bus: miner.NewBus(nil), miners: map[string]miner.Info{}, logs: map[string][]miner.LogLine{}, stdin: map[string]string{}}
+	return &fakeMiners{bus: miner.NewBus(nil), miners: map[string]miner.Info{}, logs: map[string][]miner.LogLine{}, stdin: map[string]string{}, reqs: map[string]miner.StartRequest{}}
 }
 
 // add puts a running miner with stats and devices.
@@ -79,6 +80,7 @@ func (f *fakeMiners) Start(ctx context.Context, req miner.StartRequest) (miner.I
 	}
 	f.mu.Lock()
 	f.miners[name] = info
+	f.reqs[name] = req
 	f.mu.Unlock()
 	f.bus.Publish(miner.Event{Type: miner.EventMinerStarted, Miner: name, State: miner.StateRunning, Info: &info})
 	return info, nil
@@ -451,7 +453,7 @@ func (f *fakePeers) AddPeer(ctx context.Context, req AddPeerRequest) (Peer, erro
 	if req.Invite != "good" {
 		return Peer{}, fmt.Errorf("%w: invite refused", miner.ErrInvalidInput)
 	}
-	p := Peer{ID: "PEER-2", Name: req.Name, Address: req.Address, Role: "controller", Connected: true}
+	p := Peer{ID: "PEER-2", Address: req.Address, Role: "controller", Connected: true}
 	f.mu.Lock()
 	f.peers = append(f.peers, p)
 	f.mu.Unlock()

@@ -130,7 +130,8 @@ func decodeBytes(b []byte, v any) error {
 		}
 		return decodeError(err)
 	}
-	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		if err == nil {
 			return apiError(http.StatusBadRequest, CodeInvalidJSON, "invalid JSON: more than one value in the body")
 		}

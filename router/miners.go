@@ -58,7 +58,7 @@ func (a *API) startMiner(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 		if req.Type != "" || !isZeroProfile(req) {
 			return apiError(http.StatusBadRequest, CodeBadRequest, `give either "profile_id" or "type" and "profile", not both`)
 		}
-		sr, err := a.profileStart(r.Context(), req.ProfileID, ProfileStartRequest{Name: req.Name, Binary: req.Binary, Autostart: req.Autostart})
+		sr, err := a.profileStart(r.Context(), req.ProfileID, ProfileStartRequest{Name: req.Name, Binary: req.Binary, Autostart: req.Autostart, Watchdog: req.Watchdog})
 		if err != nil {
 			return err
 		}
@@ -67,23 +67,11 @@ func (a *API) startMiner(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 	if req.Type == "" {
 		return apiError(http.StatusBadRequest, CodeBadRequest, `"type" (see GET /miners/available) or "profile_id" is required`)
 	}
-	if err := checkReserved(req.Name); err != nil {
-		return err
-	}
 	info, err := a.cfg.Miners.Start(r.Context(), req)
 	if err != nil {
 		return fmt.Errorf("start miner: %w", err)
 	}
 	return reply(w, http.StatusCreated, info)
-}
-
-// checkReserved refuses instance names that GET /miners/:name would not
-// reach (the fixed segment wins).
-func checkReserved(name string) error {
-	if name == "available" {
-		return fmt.Errorf("%w: %q is reserved (GET /miners/available lists miner types)", miner.ErrInvalidName, name)
-	}
-	return nil
 }
 
 func isZeroProfile(req miner.StartRequest) bool {
@@ -389,6 +377,9 @@ func (a *API) profileStart(ctx context.Context, id string, o ProfileStartRequest
 	}
 	req.Binary = o.Binary
 	req.Autostart = o.Autostart
+	if o.Watchdog != nil {
+		req.Watchdog = o.Watchdog
+	}
 	return req, nil
 }
 

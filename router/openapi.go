@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/julienschmidt/httprouter"
+
+	"github.com/rigd/rigd/agent/miner"
 )
 
 // The OpenAPI 3 document is generated from the route table, with JSON
@@ -107,8 +109,12 @@ func (g *schemaGen) fields(t reflect.Type, props map[string]any) {
 		if name == "" {
 			name = f.Name
 		}
-		if f.Type == reflect.TypeFor[time.Duration]() {
+		switch f.Type {
+		case reflect.TypeFor[time.Duration]():
 			props[name] = map[string]any{"type": "integer", "description": "nanoseconds"}
+			continue
+		case reflect.TypeFor[miner.Duration]():
+			props[name] = map[string]any{"type": "string", "description": `a duration such as "5m" or "1h30m" (a number is taken as seconds)`}
 			continue
 		}
 		props[name] = g.schema(f.Type)

@@ -3,6 +3,7 @@ package router
 import (
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -46,11 +47,22 @@ func (a *API) listProfiles(w http.ResponseWriter, r *http.Request, _ httprouter.
 	return reply(w, http.StatusOK, list)
 }
 
+// ProfileBody is a profile as a client sends it: the fields of
+// miner.ProfileInput, and the read-only ones of a profile read back, which
+// are ignored, so that a GET, edited, can be PUT back as it is.
+type ProfileBody struct {
+	miner.ProfileInput
+	ID        string     `json:"id,omitempty"`
+	CreatedAt *time.Time `json:"created_at,omitempty"`
+	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+}
+
 func (a *API) createProfile(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	var in miner.ProfileInput
-	if err := a.decode(w, r, &in); err != nil {
+	var body ProfileBody
+	if err := a.decode(w, r, &body); err != nil {
 		return err
 	}
+	in := body.ProfileInput
 	p, err := a.profiles()
 	if err != nil {
 		return err
@@ -83,15 +95,18 @@ func (a *API) updateProfile(w http.ResponseWriter, r *http.Request, ps httproute
 	if err := validID(id); err != nil {
 		return err
 	}
-	var in miner.ProfileInput
-	if err := a.decode(w, r, &in); err != nil {
+	var body ProfileBody
+	if err := a.decode(w, r, &body); err != nil {
 		return err
+	}
+	if body.ID != "" && body.ID != id {
+		return apiError(http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("the body's id %q is not the path's %q", body.ID, id))
 	}
 	p, err := a.profiles()
 	if err != nil {
 		return err
 	}
-	sp, err := p.Update(r.Context(), id, in)
+	sp, err := p.Update(r.Context(), id, body.ProfileInput)
 	if err != nil {
 		return fmt.Errorf("update profile %s: %w", id, err)
 	}
@@ -121,9 +136,6 @@ func (a *API) startProfile(w http.ResponseWriter, r *http.Request, ps httprouter
 	}
 	req, err := a.profileStart(r.Context(), id, o)
 	if err != nil {
-		return err
-	}
-	if err := checkReserved(req.Name); err != nil {
 		return err
 	}
 	info, err := a.cfg.Miners.Start(r.Context(), req)

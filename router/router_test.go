@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rigd/rigd/agent/miner"
 )
@@ -46,7 +47,7 @@ func TestRoutes(t *testing.T) {
 		{"POST", "/adapters/other/rollback", "", 409, `"code":"conflict"`},
 		{"GET", "/miners/nope/incidents", "", 404, `"code":"not_found"`},
 		{"POST", "/miners", `{"type":"xmrig","name":"gpu","profile":{"algo":"rx/0"}}`, 201, `"name":"gpu"`},
-		{"POST", "/miners", `{"profile_id":"` + sp.ID + `","name":"fromprofile"}`, 201, `"profile_id":"` + sp.ID + `"`},
+		{"POST", "/miners", `{"profile_id":"` + sp.ID + `","name":"fromprofile","watchdog":{"grace":"1m"}}`, 201, `"profile_id":"` + sp.ID + `"`},
 		{"DELETE", "/miners/gpu", "", 200, `"state":"stopped"`},
 		{"POST", "/miners/xmrig/install", `{"version":"6.21.1"}`, 200, `"version":"6.21.1"`},
 		{"POST", "/miners/xmrig/install", "", 200, `"version":"6.21.0"`},
@@ -101,6 +102,9 @@ func TestRoutes(t *testing.T) {
 		if !bytes.Contains(b, []byte(tc.contains)) {
 			t.Errorf("%s %s: body lacks %s:\n%s", tc.method, tc.path, tc.contains, b)
 		}
+	}
+	if wd := ta.fm.reqs["fromprofile"].Watchdog; wd == nil || time.Duration(wd.Grace) != time.Minute {
+		t.Errorf("the start request's watchdog did not reach the start from a profile: %+v", wd)
 	}
 	if got := ta.fm.stdin["cpu"]; got != "h" {
 		t.Errorf("stdin reached the miner as %q", got)
@@ -205,6 +209,7 @@ func TestBadInput(t *testing.T) {
 		{"syntax error", "POST", "/miners", `{"type" "xmrig"}`, nil, 400, CodeInvalidJSON, "invalid JSON at byte"},
 		{"empty body", "POST", "/miners", ``, nil, 400, CodeInvalidJSON, "empty"},
 		{"two values", "POST", "/miners", `{"type":"xmrig"} {}`, nil, 400, CodeInvalidJSON, "more than one value"},
+		{"two objects", "POST", "/miners/cpu/stdin", `{"input":"h"} {"input":"p"}`, nil, 400, CodeInvalidJSON, "more than one value"},
 		{"wrong type", "POST", "/miners", `{"type":42}`, nil, 400, CodeInvalidJSON, "field type: got JSON number, want string"},
 		{"wrong nested type", "POST", "/miners", `{"type":"xmrig","profile":{"threads":"many"}}`, nil, 400, CodeInvalidJSON, "profile.threads"},
 		{"unknown fields listed", "POST", "/miners", `{"type":"xmrig","colour":"red","profile":{"algo":"rx/0","poolz":[],"pools":[{"url":"x","tls":true,"sni":"y"}]}}`, nil, 400, CodeUnknownField, "colour, profile.pools.0.sni, profile.poolz"},
@@ -322,16 +327,6 @@ func TestCurlDefaultContentType(t *testing.T) {
 	ta := newTestAPI(t, nil)
 	resp, b := ta.do("POST", "/miners", `{"type":"xmrig","name":"curl"}`, map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 	if resp.StatusCode != 201 {
-		t.Fatalf("%d %s", resp.StatusCode, b)
-	}
-}
-
-// TestReservedName: a miner cannot be named like a fixed route segment
-// that shares its position.
-func TestReservedName(t *testing.T) {
-	ta := newTestAPI(t, nil)
-	resp, b := ta.do("POST", "/miners", `{"type":"xmrig","name":"available"}`, nil)
-	if resp.StatusCode != 400 || errorBody(t, resp, b).Code != CodeInvalidName {
 		t.Fatalf("%d %s", resp.StatusCode, b)
 	}
 }

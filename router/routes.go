@@ -104,9 +104,9 @@ func (a *API) routeTable() []route {
 
 		// Profiles.
 		{Method: "GET", Path: "/profiles", Tag: "profiles", Summary: "list profiles", Handle: a.listProfiles, Resp: []miner.StoredProfile{}},
-		{Method: "POST", Path: "/profiles", Tag: "profiles", Summary: "create a profile (validated by its adapter)", Handle: a.createProfile, Body: miner.ProfileInput{}, Resp: miner.StoredProfile{}, Status: http.StatusCreated},
+		{Method: "POST", Path: "/profiles", Tag: "profiles", Summary: "create a profile (validated by its adapter)", Handle: a.createProfile, Body: ProfileBody{}, Resp: miner.StoredProfile{}, Status: http.StatusCreated},
 		{Method: "GET", Path: "/profiles/{id}", Tag: "profiles", Summary: "one profile", Handle: a.getProfile, Resp: miner.StoredProfile{}},
-		{Method: "PUT", Path: "/profiles/{id}", Tag: "profiles", Summary: "replace a profile (validated by its adapter)", Handle: a.updateProfile, Body: miner.ProfileInput{}, Resp: miner.StoredProfile{}},
+		{Method: "PUT", Path: "/profiles/{id}", Tag: "profiles", Summary: "replace a profile (validated by its adapter)", Handle: a.updateProfile, Body: ProfileBody{}, Resp: miner.StoredProfile{}},
 		{Method: "DELETE", Path: "/profiles/{id}", Tag: "profiles", Summary: "delete a profile", Handle: a.deleteProfile, Resp: Deleted{}},
 		{Method: "POST", Path: "/profiles/{id}/start", Tag: "profiles", Summary: "start a miner from a profile", Handle: a.startProfile, Body: ProfileStartRequest{}, BodyOptional: true, Resp: miner.Info{}, Status: http.StatusCreated},
 

@@ -91,6 +91,8 @@ type ProfileStartRequest struct {
 	Name      string `json:"name,omitempty"`
 	Binary    string `json:"binary,omitempty"`
 	Autostart *bool  `json:"autostart,omitempty"`
+	// Watchdog replaces the profile's watchdog section for this miner.
+	Watchdog *miner.WatchdogConfig `json:"watchdog,omitempty"`
 }
 
 // StdinRequest is the body of POST /miners/:name/stdin.
@@ -255,13 +257,11 @@ type Invite struct {
 type AddPeerRequest struct {
 	Address string `json:"address"`
 	Invite  string `json:"invite"`
-	Name    string `json:"name,omitempty"`
 }
 
 // ApproveRequest is the body of POST /peers/:id/approve.
 type ApproveRequest struct {
 	Role string `json:"role"`
-	Name string `json:"name,omitempty"`
 }
 
 // PingResult is the answer to POST /peers/:id/ping.

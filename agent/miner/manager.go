@@ -237,6 +237,11 @@ type StartRequest struct {
 // missing binary, a profile the adapter rejects) returns an error and
 // leaves nothing behind.
 func (m *Manager) Start(ctx context.Context, req StartRequest) (Info, error) {
+	if req.Watchdog != nil {
+		if err := req.Watchdog.Validate(); err != nil {
+			return Info{}, err
+		}
+	}
 	meta, err := m.cfg.Adapters.Metadata(ctx, req.Type)
 	if err != nil {
 		return Info{}, err
@@ -251,6 +256,9 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (Info, error) {
 	}
 	if err := ValidateName(name); err != nil {
 		return Info{}, err
+	}
+	if name == ReservedName {
+		return Info{}, fmt.Errorf("%w: %q is reserved (GET /miners/available lists miner types)", ErrInvalidName, name)
 	}
 	s := newSupervisor(m, name, req, meta)
 

@@ -197,6 +197,16 @@ func TestBadStartRequests(t *testing.T) {
 		{"name a/b", func(r *miner.StartRequest) { r.Name = "a/b" }, func(err error) bool { return errors.Is(err, miner.ErrInvalidName) }},
 		{"name -x", func(r *miner.StartRequest) { r.Name = "-x" }, func(err error) bool { return errors.Is(err, miner.ErrInvalidName) }},
 		{"name x;y", func(r *miner.StartRequest) { r.Name = "x;y" }, func(err error) bool { return errors.Is(err, miner.ErrInvalidName) }},
+		{"name available", func(r *miner.StartRequest) { r.Name = miner.ReservedName }, func(err error) bool { return errors.Is(err, miner.ErrInvalidName) }},
+		{"watchdog share_probability 1", func(r *miner.StartRequest) { r.Watchdog = &miner.WatchdogConfig{ShareProbability: 1} }, func(err error) bool {
+			return errors.Is(err, miner.ErrInvalidInput) && strings.Contains(err.Error(), "share_probability")
+		}},
+		{"watchdog negative restarts", func(r *miner.StartRequest) { r.Watchdog = &miner.WatchdogConfig{MaxRestartsPerHour: -1} }, func(err error) bool {
+			return errors.Is(err, miner.ErrInvalidInput) && strings.Contains(err.Error(), "max_restarts_per_hour")
+		}},
+		{"watchdog negative grace", func(r *miner.StartRequest) { r.Watchdog = &miner.WatchdogConfig{Grace: miner.Duration(-time.Second)} }, func(err error) bool {
+			return errors.Is(err, miner.ErrInvalidInput) && strings.Contains(err.Error(), "grace")
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := e.start(t, bin, tc.mutate)

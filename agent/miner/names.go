@@ -8,6 +8,11 @@ import (
 // MaxNameLen is the longest miner instance name.
 const MaxNameLen = 64
 
+// ReservedName is the one valid name no miner may take: the REST path
+// /miners/available lists miner types, so a miner of that name could not
+// be reached (refused by Start, for local and remote requests alike).
+const ReservedName = "available"
+
 // ValidateName checks a miner instance name: 1-64 characters of
 // [a-z0-9._-], starting with a letter or digit, without "..". Names become
 // directory names and URL path segments, so nothing else is accepted.

@@ -35,6 +35,9 @@ type ProfileInput struct {
 	Name    string      `json:"name"`
 	Type    string      `json:"type"`
 	Profile abi.Profile `json:"profile"`
+	// Watchdog tunes the watchdog of the miners started from the profile
+	// (a start request's own watchdog section wins); nil: the defaults.
+	Watchdog *WatchdogConfig `json:"watchdog,omitempty"`
 }
 
 // validate checks the input and asks the adapter to build a command from
@@ -48,6 +51,11 @@ func (p *Profiles) validate(ctx context.Context, in ProfileInput) error {
 		return fmt.Errorf("%w: profile name over 128 characters", ErrInvalidInput)
 	case in.Type == "":
 		return fmt.Errorf("%w: profile type is empty", ErrInvalidInput)
+	}
+	if in.Watchdog != nil {
+		if err := in.Watchdog.Validate(); err != nil {
+			return err
+		}
 	}
 	_, err := p.adapters.BuildCommand(ctx, in.Type, abi.BuildRequest{
 		Profile: in.Profile,
@@ -79,7 +87,7 @@ func (p *Profiles) Create(ctx context.Context, in ProfileInput) (StoredProfile, 
 		return StoredProfile{}, err
 	}
 	now := p.now().UTC()
-	sp := StoredProfile{ID: p.newID(), Name: strings.TrimSpace(in.Name), Type: in.Type, Profile: in.Profile, CreatedAt: now, UpdatedAt: now}
+	sp := StoredProfile{ID: p.newID(), Name: strings.TrimSpace(in.Name), Type: in.Type, Profile: in.Profile, Watchdog: in.Watchdog, CreatedAt: now, UpdatedAt: now}
 	if err := p.store.PutProfile(ctx, sp); err != nil {
 		return StoredProfile{}, err
 	}
@@ -95,7 +103,7 @@ func (p *Profiles) Update(ctx context.Context, id string, in ProfileInput) (Stor
 	if err := p.validate(ctx, in); err != nil {
 		return StoredProfile{}, err
 	}
-	sp := StoredProfile{ID: id, Name: strings.TrimSpace(in.Name), Type: in.Type, Profile: in.Profile, CreatedAt: old.CreatedAt, UpdatedAt: p.now().UTC()}
+	sp := StoredProfile{ID: id, Name: strings.TrimSpace(in.Name), Type: in.Type, Profile: in.Profile, Watchdog: in.Watchdog, CreatedAt: old.CreatedAt, UpdatedAt: p.now().UTC()}
 	if err := p.store.PutProfile(ctx, sp); err != nil {
 		return StoredProfile{}, err
 	}
@@ -117,5 +125,5 @@ func (p *Profiles) StartRequest(ctx context.Context, id string) (StartRequest, e
 	if err != nil {
 		return StartRequest{}, err
 	}
-	return StartRequest{Type: sp.Type, Profile: sp.Profile, ProfileID: sp.ID}, nil
+	return StartRequest{Type: sp.Type, Profile: sp.Profile, ProfileID: sp.ID, Watchdog: sp.Watchdog}, nil
 }

@@ -89,12 +89,14 @@ type History interface {
 
 // StoredProfile is a saved profile: what to mine, with which miner type.
 type StoredProfile struct {
-	ID        string      `json:"id"`
-	Name      string      `json:"name"`
-	Type      string      `json:"type"`
-	Profile   abi.Profile `json:"profile"`
-	CreatedAt time.Time   `json:"created_at"`
-	UpdatedAt time.Time   `json:"updated_at"`
+	ID      string      `json:"id"`
+	Name    string      `json:"name"`
+	Type    string      `json:"type"`
+	Profile abi.Profile `json:"profile"`
+	// Watchdog is the profile's watchdog section (nil: the defaults).
+	Watchdog  *WatchdogConfig `json:"watchdog,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
 }
 
 // SessionRecord is one run of a miner process, from start to exit.

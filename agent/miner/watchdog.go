@@ -41,6 +41,9 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(b, &n); err != nil {
 			return fmt.Errorf("duration: want a string like \"5m\" or seconds, got %s", b)
 		}
+		if !(math.Abs(n) <= maxWatchdogDuration.Seconds()) { // NaN too
+			return fmt.Errorf("duration: %s seconds is out of range", b)
+		}
 		*d = Duration(n * float64(time.Second))
 		return nil
 	}
@@ -83,6 +86,39 @@ type WatchdogConfig struct {
 	MaxRestartsPerHour int `json:"max_restarts_per_hour,omitempty"`
 	// NoSoftAction skips the pause/resume rung.
 	NoSoftAction bool `json:"no_soft_action,omitempty"`
+}
+
+// maxWatchdogDuration bounds the watchdog's periods: a week.
+const maxWatchdogDuration = 7 * 24 * time.Hour
+
+// Validate refuses settings that would make a rule fire on every poll or
+// never make sense (zero fields take the defaults; the negative values
+// documented as "disables" are allowed).
+func (c WatchdogConfig) Validate() error {
+	bad := func(field, why string) error {
+		return fmt.Errorf("%w: watchdog %s %s", ErrInvalidInput, field, why)
+	}
+	switch {
+	case c.NoStatsPolls < 0:
+		return bad("no_stats_polls", "must not be negative")
+	case !(c.MinHashrateHS >= 0) || math.IsInf(c.MinHashrateHS, 0):
+		return bad("min_hashrate_hs", "must be a hashrate ≥ 0")
+	case !(c.MinHashratePct <= 100) || math.IsInf(c.MinHashratePct, 0):
+		return bad("min_hashrate_pct", "must be at most 100 (negative disables the relative floor)")
+	case !(c.ShareProbability < 1) || math.IsInf(c.ShareProbability, 0):
+		return bad("share_probability", "must be below 1 (negative disables no_shares)")
+	case c.MaxRestartsPerHour < 0:
+		return bad("max_restarts_per_hour", "must not be negative")
+	}
+	for _, d := range []struct {
+		field string
+		d     Duration
+	}{{"low_hashrate_for", c.LowHashrateFor}, {"grace", c.Grace}, {"pool_switch_grace", c.PoolSwitchGrace}} {
+		if d.d < 0 || time.Duration(d.d) > maxWatchdogDuration {
+			return bad(d.field, "must be between 0 and "+maxWatchdogDuration.String())
+		}
+	}
+	return nil
 }
 
 // withDefaults fills zero fields.
