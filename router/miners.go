@@ -117,7 +117,8 @@ func (a *API) minerStats(w http.ResponseWriter, r *http.Request, ps httprouter.P
 }
 
 // minerLogs returns the latest lines: ?lines=N (default 100, max 10000),
-// ?since=SEQ (lines after that sequence number), ?strip=1 (remove ANSI).
+// ?since=SEQ (instead the first N lines after that sequence number: a
+// client follows by passing the last seq it got), ?strip=1 (remove ANSI).
 // JSON by default; Accept: text/plain returns the raw lines.
 func (a *API) minerLogs(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
 	name, err := nameParam(ps)

@@ -349,12 +349,13 @@ func (p *Process) Wait(ctx context.Context) (Exit, error) {
 	}
 }
 
-// Lines returns copies of the newest n lines (all if n <= 0) whose Seq is
-// greater than sinceSeq, oldest first. Line.Plain is not set.
+// Lines returns copies of at most n lines (all if n <= 0), oldest first:
+// the newest n, or with sinceSeq > 0 the first n after sinceSeq (page
+// forward from the last Seq seen). Line.Plain is not set.
 func (p *Process) Lines(n int, sinceSeq uint64) []Line {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.mu.ring.last(n, sinceSeq)
+	return p.mu.ring.lines(n, sinceSeq)
 }
 
 // Stats returns the output counters.
@@ -769,7 +770,7 @@ func (p *Process) wait() {
 	}
 	p.mu.Lock()
 	e.Stopped = !p.mu.stopAt.IsZero()
-	e.Lines = p.mu.ring.last(ExitLines, 0)
+	e.Lines = p.mu.ring.lines(ExitLines, 0)
 	p.mu.exit = e
 	p.mu.Unlock()
 	close(p.done)

@@ -57,9 +57,11 @@ func (r *ring) resize(c int) {
 // at returns the i-th oldest line held.
 func (r *ring) at(i int) *Line { return &r.buf[(r.head+i)&(len(r.buf)-1)] }
 
-// last returns copies of the newest n lines (all if n <= 0) whose Seq is
-// greater than since, oldest first.
-func (r *ring) last(n int, since uint64) []Line {
+// lines returns copies of at most n lines (all if n <= 0), oldest first:
+// the newest n, or with since > 0 the first n whose Seq is greater than
+// since, so that a reader paging forward from the last Seq it saw misses
+// nothing the ring still holds.
+func (r *ring) lines(n int, since uint64) []Line {
 	// Seqs are increasing; find the first line newer than since.
 	lo, hi := 0, r.n
 	for lo < hi {
@@ -70,11 +72,16 @@ func (r *ring) last(n int, since uint64) []Line {
 			hi = m
 		}
 	}
-	if n > 0 && r.n-lo > n {
-		lo = r.n - n
+	hi = r.n
+	if n > 0 && hi-lo > n {
+		if since > 0 {
+			hi = lo + n
+		} else {
+			lo = hi - n
+		}
 	}
-	out := make([]Line, 0, r.n-lo)
-	for i := lo; i < r.n; i++ {
+	out := make([]Line, 0, hi-lo)
+	for i := lo; i < hi; i++ {
 		out = append(out, *r.at(i))
 	}
 	return out

@@ -23,29 +23,31 @@ func TestRing(t *testing.T) {
 		return out
 	}
 	cases := []struct {
-		n     int
-		since uint64
-		first uint64
-		count int
+		n           int
+		since       uint64
+		first, last uint64
+		count       int
 	}{
-		{0, 0, 991, 10},
-		{3, 0, 998, 3},
-		{0, 995, 996, 5},
-		{2, 995, 999, 2},
-		{0, 1000, 0, 0},
-		{0, 5000, 0, 0},
-		{100, 990, 991, 10},
+		{0, 0, 991, 1000, 10},
+		{3, 0, 998, 1000, 3},
+		{0, 995, 996, 1000, 5},
+		{2, 995, 996, 997, 2}, // paging forward: the first 2 after 995
+		{2, 997, 998, 999, 2},
+		{0, 1000, 0, 0, 0},
+		{0, 5000, 0, 0, 0},
+		{100, 990, 991, 1000, 10},
+		{3, 100, 991, 993, 3}, // evicted past since: the oldest held
 	}
 	for _, c := range cases {
-		got := seqs(r.last(c.n, c.since))
-		if len(got) != c.count || (c.count > 0 && (got[0] != c.first || got[len(got)-1] != 1000)) {
-			t.Errorf("last(%d, %d) = %v", c.n, c.since, got)
+		got := seqs(r.lines(c.n, c.since))
+		if len(got) != c.count || (c.count > 0 && (got[0] != c.first || got[len(got)-1] != c.last)) {
+			t.Errorf("lines(%d, %d) = %v", c.n, c.since, got)
 		}
 	}
 
 	// A line bigger than the limit is kept alone.
 	r.push(Line{Seq: 1001, Text: strings.Repeat("y", 5000)})
-	if got := seqs(r.last(0, 0)); len(got) != 1 || got[0] != 1001 {
+	if got := seqs(r.lines(0, 0)); len(got) != 1 || got[0] != 1001 {
 		t.Errorf("after a huge line: %v", got)
 	}
 	// Capacity shrinks back after a burst of small lines.
