@@ -406,6 +406,7 @@ func statsFromSummary(s *summary) abi.Stats {
 	st.UptimeS = nonNeg(s.Uptime)
 	st.Paused = s.Paused
 	if s.Hashrate != nil {
+		st.HashrateReading = true // [null, null, null] while not hashing
 		dst := [3]**float64{&st.HashrateHS, &st.Hashrate60sHS, &st.Hashrate15mHS}
 		for i := 0; i < len(dst) && i < len(s.Hashrate.Total); i++ {
 			*dst[i] = nonNeg(s.Hashrate.Total[i])

@@ -23,6 +23,7 @@ type lineState struct {
 type delta struct {
 	any        bool
 	hr         [4]*float64 // 10 s, 60 s, 15 min, max
+	hrReading  bool        // a speed line set hr[0:3], n/a as nil
 	accepted   *int64
 	rejected   *int64
 	reason     string
@@ -109,7 +110,7 @@ func (a *Adapter) ParseLines(stream abi.Stream, lines [][]byte) (abi.LineResult,
 	}
 	if d.any {
 		res.Stats = &abi.Stats{
-			HashrateHS: d.hr[0], Hashrate60sHS: d.hr[1], Hashrate15mHS: d.hr[2], HashrateMaxHS: d.hr[3],
+			HashrateHS: d.hr[0], Hashrate60sHS: d.hr[1], Hashrate15mHS: d.hr[2], HashrateMaxHS: d.hr[3], HashrateReading: d.hrReading,
 			Accepted: d.accepted, Rejected: d.rejected, LastRejectReason: d.reason,
 			Pool: d.pool, PoolConnected: d.connected, Difficulty: d.difficulty,
 			Algorithm: d.algo, Version: d.version, Paused: d.paused, Devices: d.devices,
@@ -331,8 +332,9 @@ func (a *Adapter) speed(ts, msg []byte, d *delta, b *batch, evs []abi.Event) []a
 		s, e = sdk.NextWord(msg, e)
 		maxExp, maxOK = unitExp(msg[s:e])
 	}
-	d.any = true
+	d.any, d.hrReading = true, true
 	for i := 0; i < 3; i++ {
+		d.hr[i] = nil // "n/a": no hashes in the window
 		if vals[i].OK {
 			d.hr[i] = b.float(vals[i].Scaled(exp))
 		}

@@ -160,7 +160,8 @@ func TestParseLineStats(t *testing.T) {
   "algorithm": "rx/0",
   "version": "6.16.0",
   "paused": true,
-  "devices": null
+  "devices": null,
+  "hashrate_reading": true
 }
 `
 	if got := string(indentJSON(t, res.Stats)); got != want {

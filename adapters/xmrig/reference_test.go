@@ -33,6 +33,7 @@ type refLineState struct {
 type refDelta struct {
 	any        bool
 	hr         [4]*float64 // 10 s, 60 s, 15 min, max
+	hrReading  bool
 	accepted   *int64
 	rejected   *int64
 	reason     string
@@ -110,7 +111,7 @@ func (a *refAdapter) refParseLines(stream abi.Stream, lines [][]byte) (abi.LineR
 	}
 	if d.any {
 		res.Stats = &abi.Stats{
-			HashrateHS: d.hr[0], Hashrate60sHS: d.hr[1], Hashrate15mHS: d.hr[2], HashrateMaxHS: d.hr[3],
+			HashrateHS: d.hr[0], Hashrate60sHS: d.hr[1], Hashrate15mHS: d.hr[2], HashrateMaxHS: d.hr[3], HashrateReading: d.hrReading,
 			Accepted: d.accepted, Rejected: d.rejected, LastRejectReason: d.reason,
 			Pool: d.pool, PoolConnected: d.connected, Difficulty: d.difficulty,
 			Algorithm: d.algo, Version: d.version, Paused: d.paused, Devices: d.devices,
@@ -271,8 +272,9 @@ func (a *refAdapter) refSpeed(ts, msg []byte, d *refDelta, b *refBatch) abi.Even
 		vals[3] = refParseDecimal(tok)
 		maxExp, maxOK = refUnitExp(u)
 	}
-	d.any = true
+	d.any, d.hrReading = true, true
 	for i := 0; i < 3; i++ {
+		d.hr[i] = nil
 		if vals[i].ok {
 			d.hr[i] = b.float(vals[i].refScaled(exp))
 		}

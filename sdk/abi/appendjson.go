@@ -146,6 +146,9 @@ func (s *Stats) AppendJSON(b []byte) []byte {
 		}
 		b = append(b, ']')
 	}
+	if s.HashrateReading {
+		b = appendLit(b, `,"hashrate_reading":true`)
+	}
 	return append(b, '}')
 }
 

@@ -10,7 +10,7 @@ var (
 		"latency_ms", "pool", "algo", "height", "donate", "hashrate_hs", "device")
 	statsFields = NewFields("hashrate_hs", "hashrate_60s_hs", "hashrate_15m_hs", "hashrate_max_hs",
 		"effective_hashrate_hs", "effective_window_s", "accepted", "rejected", "stale", "last_reject_reason",
-		"pool", "pool_connected", "pool_ping_ms", "difficulty", "uptime_s", "algorithm", "version", "paused", "devices")
+		"pool", "pool_connected", "pool_ping_ms", "difficulty", "uptime_s", "algorithm", "version", "paused", "devices", "hashrate_reading")
 )
 
 // DecodeJSON reads a LineResult from d as json.Unmarshal would into r.
@@ -143,6 +143,8 @@ func (s *Stats) DecodeJSON(d *Decoder) {
 				}
 				SliceEnd(&s.Devices, n)
 			}
+		case 19:
+			d.Bool(&s.HashrateReading)
 		}
 	}
 }

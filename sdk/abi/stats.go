@@ -10,9 +10,13 @@ func (s *Stats) Merge(p *Stats) {
 	if p == nil {
 		return
 	}
-	setF(&s.HashrateHS, p.HashrateHS)
-	setF(&s.Hashrate60sHS, p.Hashrate60sHS)
-	setF(&s.Hashrate15mHS, p.Hashrate15mHS)
+	set := setF
+	if p.HashrateReading {
+		set = replaceF
+	}
+	set(&s.HashrateHS, p.HashrateHS)
+	set(&s.Hashrate60sHS, p.Hashrate60sHS)
+	set(&s.Hashrate15mHS, p.Hashrate15mHS)
 	setF(&s.HashrateMaxHS, p.HashrateMaxHS)
 	setF(&s.EffectiveHashrateHS, p.EffectiveHashrateHS)
 	setF(&s.EffectiveWindowS, p.EffectiveWindowS)
@@ -29,16 +33,20 @@ func (s *Stats) Merge(p *Stats) {
 	setS(&s.Version, p.Version)
 	setB(&s.Paused, p.Paused)
 	for i := range p.Devices {
-		s.MergeDevice(&p.Devices[i])
+		s.mergeDevice(&p.Devices[i], set)
 	}
 }
 
 // MergeDevice merges d into the device of the same (Kind, ID), appending it
 // when there is none. Devices stay sorted by kind then id.
-func (s *Stats) MergeDevice(d *Device) {
+func (s *Stats) MergeDevice(d *Device) { s.mergeDevice(d, setF) }
+
+// mergeDevice is MergeDevice setting the hashrate with setHS.
+func (s *Stats) mergeDevice(d *Device, setHS func(**float64, *float64)) {
 	for i := range s.Devices {
 		if s.Devices[i].Kind == d.Kind && s.Devices[i].ID == d.ID {
 			s.Devices[i].merge(d)
+			setHS(&s.Devices[i].HashrateHS, d.HashrateHS)
 			return
 		}
 	}
@@ -73,6 +81,7 @@ func (d *Device) merge(p *Device) {
 func (s *Stats) Clone() Stats {
 	var c Stats
 	c.Merge(s)
+	c.HashrateReading = s.HashrateReading
 	if s.Devices != nil && c.Devices == nil {
 		c.Devices = []Device{}
 	}
@@ -84,6 +93,12 @@ func (d *Device) Clone() Device {
 	c := Device{ID: d.ID, Kind: d.Kind}
 	c.merge(d)
 	return c
+}
+
+// replaceF sets *dst to a copy of v, nil included.
+func replaceF(dst **float64, v *float64) {
+	*dst = nil
+	setF(dst, v)
 }
 
 func setF(dst **float64, v *float64) {

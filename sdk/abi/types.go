@@ -348,6 +348,14 @@ type Stats struct {
 	Version       string   `json:"version"`
 	Paused        *bool    `json:"paused"`
 	Devices       []Device `json:"devices"`
+	// HashrateReading marks Stats that carry a reading of the miner's
+	// hashrate (a speed line, an API poll): merged, its HashrateHS,
+	// Hashrate60sHS and Hashrate15mHS and its devices' HashrateHS replace
+	// the ones known, null included, so that a window the miner shows as
+	// "n/a" (no hashes: paused threads, no pool) becomes unknown instead of
+	// keeping the last figure. Without it a null keeps the known value.
+	// Merged Stats never carry it.
+	HashrateReading bool `json:"hashrate_reading,omitempty"`
 }
 
 // Device is one mining device (a CPU backend or a GPU).

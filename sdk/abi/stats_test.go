@@ -1,0 +1,42 @@
+package abi
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// TestMergeHashrateReading: a null keeps the known value, except in a
+// hashrate reading, whose windows (and devices' hashrates) replace the
+// known ones, "n/a" included; the maximum is kept either way.
+func TestMergeHashrateReading(t *testing.T) {
+	var s Stats
+	s.Merge(&Stats{HashrateHS: F(40), Hashrate60sHS: F(39), Hashrate15mHS: F(38), HashrateMaxHS: F(41),
+		Devices: []Device{{ID: 0, Kind: "cpu", HashrateHS: F(40), TempC: F(60)}}})
+	s.Merge(&Stats{Accepted: I(3)}) // no reading: nothing changes
+	if s.HashrateHS == nil || *s.HashrateHS != 40 {
+		t.Fatalf("a delta without a reading changed the hashrate: %v", s.HashrateHS)
+	}
+	s.Merge(&Stats{HashrateReading: true, Hashrate15mHS: F(37), Devices: []Device{{ID: 0, Kind: "cpu"}}})
+	if s.HashrateHS != nil || s.Hashrate60sHS != nil || s.Hashrate15mHS == nil || *s.Hashrate15mHS != 37 {
+		t.Fatalf("after an n/a n/a 37 reading: %v %v %v", s.HashrateHS, s.Hashrate60sHS, s.Hashrate15mHS)
+	}
+	if s.HashrateMaxHS == nil || *s.HashrateMaxHS != 41 || s.Devices[0].HashrateHS != nil || s.Devices[0].TempC == nil {
+		t.Fatalf("max or devices after the reading: %+v", s)
+	}
+	if s.HashrateReading {
+		t.Fatal("merged stats carry the reading mark")
+	}
+	// The mark travels through the guest's encoder and the host's decoder.
+	in := Stats{HashrateReading: true, HashrateHS: F(1)}
+	var out Stats
+	var d Decoder
+	d.Reset(in.AppendJSON(nil))
+	out.DecodeJSON(&d)
+	if err := d.Finish(); err != nil || !out.HashrateReading {
+		t.Fatalf("round trip: %+v, %v", out, err)
+	}
+	var std Stats
+	if err := json.Unmarshal(in.AppendJSON(nil), &std); err != nil || !std.HashrateReading {
+		t.Fatalf("encoding/json: %+v, %v", std, err)
+	}
+}
