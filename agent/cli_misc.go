@@ -361,6 +361,9 @@ func runSystemdUnit(c *cli, args []string) error {
 	if sfs.NArg() > 0 {
 		return usagef("serve takes no arguments, got %q", sfs.Arg(0))
 	}
+	if err := cfg.checkDurations(); err != nil {
+		return err
+	}
 	for _, a := range serveArgs {
 		if strings.ContainsAny(a, "\n\r\x00") {
 			return usagef("a serve flag contains a newline or NUL")

@@ -370,6 +370,17 @@ func TestTokenFile(t *testing.T) {
 	}
 }
 
+// TestServeBadDurations: a duration the agent cannot work with is a usage
+// error, not silently the default.
+func TestServeBadDurations(t *testing.T) {
+	for _, bad := range [][]string{{"--poll-interval", "0s"}, {"--poll-interval", "-5s"}, {"--adapters-watch", "-1s"}} {
+		args := append([]string{"serve", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0"}, bad...)
+		if code, _, errs := run(t.Context(), args...); code != 2 || !strings.Contains(errs, bad[0]) || strings.Count(errs, "\n") != 1 {
+			t.Errorf("serve %v: exit %d, stderr %q", bad, code, errs)
+		}
+	}
+}
+
 // TestSecondAgentRefused: a second agent on a data dir in use exits with
 // "data dir in use" and leaves the first one's address file alone (the CLI
 // finds the running agent through it).

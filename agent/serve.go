@@ -78,7 +78,32 @@ func runServe(c *cli, args []string) error {
 	if err := exactArgs(args, 0, "no arguments"); err != nil {
 		return err
 	}
+	if err := cfg.checkDurations(); err != nil {
+		return err
+	}
 	return serve(c, *cfg)
+}
+
+// checkDurations refuses durations the agent cannot work with (a zero
+// poll interval was taken as the default, silently).
+func (cfg *serveConfig) checkDurations() error {
+	for _, d := range []struct {
+		flag   string
+		v, min time.Duration
+	}{
+		{"poll-interval", cfg.PollInterval, time.Second},
+		{"retention-raw", cfg.Retention.Raw, time.Hour},
+		{"retention-minute", cfg.Retention.Minute, time.Hour},
+		{"retention-hour", cfg.Retention.Hour, time.Hour},
+	} {
+		if d.v < d.min {
+			return usagef("--%s %s: must be at least %s", d.flag, d.v, d.min)
+		}
+	}
+	if cfg.WatchInterval < 0 {
+		return usagef("--adapters-watch %s: must be 0 (never) or more", cfg.WatchInterval)
+	}
+	return nil
 }
 
 // serveFlags registers the flags of `rigd serve` (also used to check the
