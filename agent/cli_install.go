@@ -106,6 +106,7 @@ func runInstall(c *cli, args []string) error {
 		"  rigd install xmrig --version 6.21.0    a given version (the previous one is kept for rollback)\n" +
 		"  rigd install xmrig --from ./xmrig-6.16.0-linux-static-x64.tar.gz   offline: an archive, binary or directory\n" +
 		"  rigd install xmrig --check             report whether a newer release exists, install nothing\n" +
+		"  rigd install --check                   the same for every miner type\n" +
 		"The agent installs when it runs; otherwise rigd installs into --data-dir itself."})
 	cf := addClientFlags(fs)
 	version := fs.String("version", "", "version to install (default the latest release)")
@@ -116,10 +117,15 @@ func runInstall(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := exactArgs(args, 1, "TYPE"); err != nil {
-		return err
+	if !*check || len(args) > 0 { // --check alone checks every type
+		if err := exactArgs(args, 1, "TYPE"); err != nil {
+			return err
+		}
 	}
-	typ := args[0]
+	var typ string
+	if len(args) > 0 {
+		typ = args[0]
+	}
 	if *check && (*version != "" || *from != "") {
 		return usagef("--check installs nothing: it takes no --version or --from")
 	}
@@ -149,6 +155,8 @@ func runInstall(c *cli, args []string) error {
 		return k.out(c, ups, func() error {
 			for _, u := range ups {
 				switch {
+				case u.Error != "":
+					fmt.Fprintf(c.stdout, "%s: cannot check: %s\n", u.Type, u.Error)
 				case u.Available && u.Current == "":
 					fmt.Fprintf(c.stdout, "%s: not installed; latest %s\n", u.Type, u.Latest.Version)
 				case u.Available:

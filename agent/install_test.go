@@ -34,6 +34,11 @@ func TestInstallRealXMRigIntegration(t *testing.T) {
 	if !strings.Contains(errs, "downloading "+rel.Asset) {
 		t.Fatalf("no progress bar on stderr: %q", errs)
 	}
+	// Every type checked at once: xmrig is up to date.
+	code, out, errs = run(t.Context(), "install", "--check", "--data-dir", dir)
+	if code != 0 || !strings.Contains(out, "xmrig: 6.16.0 is the latest") {
+		t.Fatalf("rigd install --check: exit %d\n%s\n%s", code, out, errs)
+	}
 	var info router.SystemInfo
 	api.do("GET", "/info", nil, &info)
 	if len(info.Miners) != 1 || info.Miners[0].Version != "6.16.0" || !info.Miners[0].Current {
