@@ -27,7 +27,7 @@ func installCommands() []*command {
 func runAvailable(c *cli, args []string) error {
 	fs := c.flags(&command{summary: "List the miner types the agent's adapters support, with the installed and the latest known version."})
 	cf := addClientFlags(fs)
-	if _, err := c.parse(fs, args); err != nil {
+	if err := c.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	k, err := cf.connect()

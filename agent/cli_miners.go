@@ -154,6 +154,7 @@ type profileFlags struct {
 	options   []string
 	extra     []string
 	tls       bool
+	watchdog  string
 }
 
 func addProfileFlags(fs *flag.FlagSet) *profileFlags {
@@ -171,7 +172,22 @@ func addProfileFlags(fs *flag.FlagSet) *profileFlags {
 	fs.Float64Var(&pf.intensity, "intensity", 0, "GPU intensity (0: the miner decides)")
 	fs.Var(listFlag{&pf.options}, "option", "adapter option `KEY=VALUE` (VALUE is JSON, or a string) (repeatable)")
 	fs.Var(listFlag{&pf.extra}, "extra-arg", "raw miner argument from the adapter's allow-list (repeatable)")
+	fs.StringVar(&pf.watchdog, "watchdog", "", `the watchdog's settings as a JSON object, e.g. '{"min_hashrate_hs":1000,"low_hashrate_for":"10m"}'`)
 	return pf
+}
+
+// watchdogConfig is the --watchdog object, nil without one.
+func (pf *profileFlags) watchdogConfig() (*miner.WatchdogConfig, error) {
+	if pf.watchdog == "" {
+		return nil, nil
+	}
+	var wd miner.WatchdogConfig
+	dec := json.NewDecoder(strings.NewReader(pf.watchdog))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&wd); err != nil {
+		return nil, usagef("--watchdog: %v", err)
+	}
+	return &wd, nil
 }
 
 // profile builds the profile: the file, then the flags.
@@ -276,6 +292,9 @@ func runStart(c *cli, args []string) error {
 		f := false
 		req.Autostart = &f
 	}
+	if req.Watchdog, err = pf.watchdogConfig(); err != nil {
+		return err
+	}
 	if *profileID != "" {
 		if *typ != "" || pf.file != "" || pf.algo != "" || len(pf.pools) > 0 {
 			return usagef("--profile-id cannot be combined with a type or profile flags")
@@ -351,6 +370,9 @@ func runLogs(c *cli, args []string) error {
 	}
 	if err := exactArgs(args, 1, "NAME"); err != nil {
 		return err
+	}
+	if *lines < 1 || *lines > 10000 {
+		return usagef("--lines %d: want 1-10000", *lines)
 	}
 	k, err := cf.connect()
 	if err != nil {

@@ -27,7 +27,7 @@ func miscCommands() []*command {
 func runInfo(c *cli, args []string) error {
 	fs := c.flags(&command{summary: "Show what the running agent knows about itself and whether its storage, adapters and P2P are ready."})
 	cf := addClientFlags(fs)
-	if _, err := c.parse(fs, args); err != nil {
+	if err := c.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	k, err := cf.connect()
@@ -83,7 +83,7 @@ func runAudit(c *cli, args []string) error {
 	fs := c.flags(&command{summary: "Show the newest entries of the audit log: who (api:ADDRESS, cli, peer:NODE) did what to\nwhich target, and the result."})
 	cf := addClientFlags(fs)
 	limit := fs.Int("limit", 20, "most entries to show (1-10000)")
-	if _, err := c.parse(fs, args); err != nil {
+	if err := c.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if *limit < 1 || *limit > 10000 {
@@ -118,7 +118,7 @@ func runEvents(c *cli, args []string) error {
 	cf := addClientFlags(fs)
 	var miners []string
 	fs.Var(listFlag{&miners}, "miners", "only these miners (`a,b`)")
-	if _, err := c.parse(fs, args); err != nil {
+	if err := c.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	k, err := cf.connect()
@@ -157,7 +157,7 @@ func runEvents(c *cli, args []string) error {
 func runVersion(c *cli, args []string) error {
 	fs := c.flags(&command{summary: "Print rigd's version, Go version and platform."})
 	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := c.parse(fs, args); err != nil {
+	if err := c.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if *asJSON {

@@ -27,7 +27,7 @@ func profilesCommand() *command {
 func runProfilesList(c *cli, args []string) error {
 	fs := c.flags(&command{summary: "List the stored profiles."})
 	cf := addClientFlags(fs)
-	if _, err := c.parse(fs, args); err != nil {
+	if err := c.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	k, err := cf.connect()
@@ -83,13 +83,17 @@ func runProfilesCreate(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	wd, err := pf.watchdogConfig()
+	if err != nil {
+		return err
+	}
 	k, err := cf.connect()
 	if err != nil {
 		return err
 	}
 	ctx, cancel := cf.ctx(c)
 	defer cancel()
-	sp, err := k.CreateProfile(ctx, miner.ProfileInput{Name: *name, Type: *typ, Profile: p})
+	sp, err := k.CreateProfile(ctx, miner.ProfileInput{Name: *name, Type: *typ, Profile: p, Watchdog: wd})
 	if err != nil {
 		return k.explain(err)
 	}
@@ -151,6 +155,8 @@ func runProfilesStart(c *cli, args []string) error {
 	fs := c.flags(&command{args: "ID", summary: "Start a miner from a stored profile."})
 	cf := addClientFlags(fs)
 	name := fs.String("name", "", "instance name (default TYPE-ALGO)")
+	binary := fs.String("binary", "", "explicit path of the miner binary on the agent's machine")
+	noAuto := fs.Bool("no-autostart", false, "do not start this miner again when the agent restarts")
 	args, err := c.parse(fs, args)
 	if err != nil {
 		return err
@@ -158,13 +164,20 @@ func runProfilesStart(c *cli, args []string) error {
 	if err := exactArgs(args, 1, "ID"); err != nil {
 		return err
 	}
+	req := router.ProfileStartRequest{Name: *name}
+	if req.Binary, err = absPath(*binary); err != nil {
+		return err
+	}
+	if *noAuto {
+		req.Autostart = new(bool)
+	}
 	k, err := cf.connect()
 	if err != nil {
 		return err
 	}
 	ctx, cancel := cf.ctx(c)
 	defer cancel()
-	m, err := k.StartProfile(ctx, args[0], router.ProfileStartRequest{Name: *name})
+	m, err := k.StartProfile(ctx, args[0], req)
 	if err != nil {
 		return k.explain(err)
 	}

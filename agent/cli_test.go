@@ -87,6 +87,18 @@ func TestHelp(t *testing.T) {
 	if code != 2 || !strings.Contains(errs, `unknown command "nope"`) {
 		t.Fatalf("rigd nope: exit %d, stderr %q", code, errs)
 	}
+	// Usage errors leave stdout alone (it may be piped into jq), and
+	// commands refuse arguments they do not take.
+	for _, args := range [][]string{
+		{"status", "--json", "--timeout", "abc"}, {"audit", "50"}, {"events", "xmrig-rx-0"}, {"info", "x"},
+		{"available", "x"}, {"profiles", "list", "x"}, {"version", "x"}, {"node", "x"}, {"peers", "list", "x"},
+		{"logs", "m", "--lines", "0"}, {"logs", "m", "--lines", "-5"},
+	} {
+		code, out, errs := run(t.Context(), args...)
+		if code != 2 || out != "" || strings.Count(errs, "\n") != 1 || strings.Contains(errs, "want -") {
+			t.Errorf("rigd %s: exit %d, stdout %q, stderr %q", strings.Join(args, " "), code, out, errs)
+		}
+	}
 }
 
 // TestCLINoAgent: a client command without an agent fails with one line.
@@ -215,6 +227,21 @@ func TestCLI(t *testing.T) {
 	if out, _ := cli("profiles", "list"); !strings.Contains(out, "no profiles") {
 		t.Fatalf("profiles list: %s", out)
 	}
+	// A profile with a watchdog section, started without autostart.
+	out, _ = cli("profiles", "create", "--name", "night", "--type", "xmrig", "--algo", "rx/0", "--pool", "127.0.0.1:3333",
+		"--watchdog", `{"min_hashrate_hs":1000,"low_hashrate_for":"10m"}`, "--json")
+	var sp miner.StoredProfile
+	if err := json.Unmarshal([]byte(out), &sp); err != nil || sp.Watchdog == nil || sp.Watchdog.MinHashrateHS != 1000 {
+		t.Fatalf("profiles create --watchdog: %v %s", err, out)
+	}
+	fails("share_probability", "profiles", "create", "--name", "x", "--type", "xmrig", "--algo", "rx/0", "--pool", "127.0.0.1:3333", "--watchdog", `{"share_probability":2}`)
+	fails("--watchdog", "start", "xmrig", "--algo", "rx/0", "--watchdog", `{"nope":1}`)
+	out, _ = cli("profiles", "start", sp.ID, "--name", "night1", "--binary", fake, "--no-autostart", "--json")
+	var started miner.Info
+	if err := json.Unmarshal([]byte(out), &started); err != nil || started.Name != "night1" || started.Autostart {
+		t.Fatalf("profiles start --no-autostart: %v %s", err, out)
+	}
+	cli("stop", "night1")
 	cli("peers", "list")
 	cli("remote", "stats")
 	if out, _ := cli("node", "--json"); !strings.Contains(out, `"node_id"`) {

@@ -121,13 +121,19 @@ func (c *cli) flags(cmd *command) *flag.FlagSet {
 }
 
 // parse parses flags that may appear before or after positional arguments
-// and returns the positional arguments.
+// and returns the positional arguments. The usage text goes to stdout for
+// --help only: after a bad flag, stdout (maybe piped into jq) stays clean
+// and the one-line error goes to stderr.
 func (c *cli) parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	usage := fs.Usage
+	fs.Usage = func() {}
+	defer func() { fs.Usage = usage }()
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, err // the flag package has printed the usage
+				usage()
+				return nil, err
 			}
 			return nil, usagef("%v", err)
 		}
@@ -143,12 +149,24 @@ func (c *cli) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseNoArgs is parse for a command that takes no positional arguments.
+func (c *cli) parseNoArgs(fs *flag.FlagSet, args []string) error {
+	pos, err := c.parse(fs, args)
+	if err == nil {
+		err = exactArgs(pos, 0, "")
+	}
+	return err
+}
+
 // exactArgs checks the number of positional arguments.
 func exactArgs(args []string, n int, what string) error {
-	if len(args) != n {
-		return usagef("want %s, got %d argument(s)", what, len(args))
+	switch {
+	case len(args) == n:
+		return nil
+	case n == 0:
+		return usagef("takes no arguments, got %q", args[0])
 	}
-	return nil
+	return usagef("want %s, got %d argument(s)", what, len(args))
 }
 
 func getenv(key, def string) string {
