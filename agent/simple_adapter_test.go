@@ -119,6 +119,19 @@ func TestNonGoAdapterIntegration(t *testing.T) {
 	})
 	t.Logf("stats: hashrate %.1f H/s, accepted %d, rejected %v", *st.HashrateHS, *st.Accepted, ptrStr(st.Rejected))
 
+	// The adapter names no API: each poll samples the console's stats
+	// into the history (in memory and stored).
+	eventually(t, 10*time.Second, func() string {
+		var h miner.HashrateHistory
+		api.do("GET", "/miners/"+name+"/hashrate-history", nil, &h)
+		var stored router.HistoryRange
+		api.do("GET", "/history/miners/"+name+"/hashrate?since=1h", nil, &stored)
+		if len(h.Raw) == 0 || len(stored.Points) == 0 {
+			return fmt.Sprintf("history: %d in memory, %d stored", len(h.Raw), len(stored.Points))
+		}
+		return ""
+	})
+
 	var logs struct{ Lines []miner.LogLine }
 	api.do("GET", "/miners/"+name+"/logs?lines=100&strip=1", nil, &logs)
 	var text strings.Builder

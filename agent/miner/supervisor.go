@@ -701,11 +701,21 @@ func (s *supervisor) onParse(res abi.LineResult) {
 	}
 }
 
-// poll reads the miner's API once and merges the stats.
+// poll reads the miner's API once and merges the stats. A miner whose
+// adapter names no API is sampled from its console stats instead: its
+// history and watchdog work from what its lines said.
 func (s *supervisor) poll(ctx context.Context) {
 	s.mu.Lock()
-	if s.mu.info.State != StateRunning || s.mu.polling || len(s.mu.cmd.API) == 0 {
+	if s.mu.info.State != StateRunning || s.mu.polling {
 		s.mu.Unlock()
+		return
+	}
+	if len(s.mu.cmd.API) == 0 {
+		now := s.m.clock.Now()
+		snap, v := s.sampleLocked(now)
+		s.mu.Unlock()
+		s.m.record(pointsOf(s.name, now, &snap))
+		s.watchdogVerdict(now, v)
 		return
 	}
 	s.mu.polling = true
@@ -744,18 +754,25 @@ func (s *supervisor) poll(ctx context.Context) {
 	s.mu.info.Stats.Merge(&st)
 	s.effectiveLocked(now)
 	s.mu.info.StatsAt = &now
+	s.mu.lastStats = now
+	snap, v := s.sampleLocked(now)
+	s.mu.Unlock()
+	s.m.record(pointsOf(s.name, now, &snap))
+	s.m.bus.Publish(Event{Type: EventStats, Miner: s.name, Stats: &snap})
+	s.watchdogVerdict(now, v)
+}
+
+// sampleLocked takes a poll's reading of the merged stats into the
+// in-memory history and the watchdog; the caller stores the points and
+// acts on the verdict once s.mu is released.
+func (s *supervisor) sampleLocked(now time.Time) (abi.Stats, *verdict) {
 	if hs := s.mu.info.Stats.HashrateHS; hs != nil {
 		s.mu.hist.add(now, *hs)
 		s.mu.hsSum += *hs
 		s.mu.hsCount++
 	}
-	s.mu.lastStats = now
 	snap := s.mu.info.Stats.Clone()
-	v := s.mu.wd.observe(now, &snap)
-	s.mu.Unlock()
-	s.m.record(pointsOf(s.name, now, &snap))
-	s.m.bus.Publish(Event{Type: EventStats, Miner: s.name, Stats: &snap})
-	s.watchdogVerdict(now, v)
+	return snap, s.mu.wd.observe(now, &snap)
 }
 
 // pidRecord lets a restarted agent find a miner it started before it
