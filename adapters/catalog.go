@@ -540,8 +540,9 @@ func (c *Catalog) Install(ctx context.Context, wasm []byte, fixtures []byte) (In
 	return c.infoOf(name), nil
 }
 
-// Remove deletes the drop-in file of name; the built-in of the same name,
-// if any, serves again.
+// Remove deletes the drop-in file of name and its fixtures (which would
+// otherwise judge the next adapter of that name); the built-in of the same
+// name, if any, serves again.
 func (c *Catalog) Remove(ctx context.Context, name string) error {
 	c.loadMu.Lock()
 	defer c.loadMu.Unlock()
@@ -558,8 +559,10 @@ func (c *Catalog) Remove(ctx context.Context, name string) error {
 		}
 		return fmt.Errorf("%w: %q (no such adapter)", miner.ErrUnknownType, name)
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("adapters: remove %q: %w", name, err)
+	for _, p := range []string{path, FixturesPath(path)} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("adapters: remove %q: %w", name, err)
+		}
 	}
 	c.unloadLocked(path)
 	return nil

@@ -352,3 +352,33 @@ func TestLazyBuiltin(t *testing.T) {
 		t.Fatal("not compiled after a call")
 	}
 }
+
+// TestRemoveTakesFixtures: removing a drop-in removes its fixtures too,
+// so they cannot judge the next adapter of that name; the built-in serves
+// again.
+func TestRemoveTakesFixtures(t *testing.T) {
+	dir := t.TempDir()
+	c := newTestCatalog(t, dir, nil)
+	fixtures, err := os.ReadFile(filepath.Join("xmrig", "xmrig.tests.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Install(context.Background(), Builtins()["xmrig"], fixtures); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "xmrig.wasm")
+	if _, err := os.Stat(FixturesPath(path)); err != nil {
+		t.Fatalf("fixtures not installed: %v", err)
+	}
+	if err := c.Remove(context.Background(), "xmrig"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, FixturesPath(path)} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s left behind: %v", p, err)
+		}
+	}
+	if i := info(t, c, "xmrig"); i.Source != SourceBuiltin {
+		t.Errorf("after the remove xmrig is %+v, want the built-in", i)
+	}
+}
