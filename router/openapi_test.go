@@ -107,6 +107,22 @@ func TestOpenAPIMatchesRegistrations(t *testing.T) {
 	for _, prefix := range []string{"", "/custom/v2"} {
 		api := New(Config{Miners: newFakeMiners(), Prefix: prefix})
 		walked := walkRouter(t, api.router)
+		// HEAD mirrors GET; it is not documented on its own.
+		var heads []registration
+		walked = slices.DeleteFunc(walked, func(r registration) bool {
+			if r.Method == "HEAD" {
+				heads = append(heads, r)
+			}
+			return r.Method == "HEAD"
+		})
+		for _, h := range heads {
+			if !slices.Contains(walked, registration{"GET", h.Pattern}) {
+				t.Errorf("HEAD %s has no GET", h.Pattern)
+			}
+		}
+		if len(heads) < 20 {
+			t.Errorf("only %d HEAD registrations", len(heads))
+		}
 		sortRegs := func(r []registration) {
 			slices.SortFunc(r, func(a, b registration) int { return strings.Compare(a.Method+" "+a.Pattern, b.Method+" "+b.Pattern) })
 		}

@@ -248,7 +248,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown root route", "GET", "//favicon.ico", "", nil, 404, CodeNotFound, "no route"},
 		{"trailing slash", "GET", "/miners/", "", nil, 404, CodeNotFound, "no route"},
 		{"remote 2 segments", "GET", "/remote/rig2", "", nil, 404, CodeNotFound, "no route"},
-		{"wrong method", "PATCH", "/miners", `{}`, nil, 405, CodeMethodNotAllowed, "(allowed: GET, POST)"},
+		{"wrong method", "PATCH", "/miners", `{}`, nil, 405, CodeMethodNotAllowed, "(allowed: GET, HEAD, POST)"},
 		{"wrong method on param", "PUT", "/miners/cpu", `{}`, nil, 405, CodeMethodNotAllowed, "DELETE"},
 		{"events without stream", "GET", "/events", "", nil, 400, CodeNotAcceptable, "text/event-stream"},
 		{"events bad filter", "GET", "/events?miners=a,../b", "", map[string]string{"Accept": "text/event-stream"}, 400, CodeInvalidName, "miners"},
@@ -328,5 +328,23 @@ func TestCurlDefaultContentType(t *testing.T) {
 	resp, b := ta.do("POST", "/miners", `{"type":"xmrig","name":"curl"}`, map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 	if resp.StatusCode != 201 {
 		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+}
+
+// TestHead: HEAD answers wherever GET does, with the headers and no body
+// (health checks use it); event streams are GET only.
+func TestHead(t *testing.T) {
+	ta := newTestAPI(t, nil)
+	for _, path := range []string{"/health", "/miners", "/openapi.json"} {
+		resp, b := ta.do("HEAD", path, "", nil)
+		if resp.StatusCode != http.StatusOK || len(b) != 0 || resp.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("HEAD %s: %d %q %v", path, resp.StatusCode, b, resp.Header)
+		}
+	}
+	if resp, _ := ta.do("HEAD", "/events", "", nil); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("HEAD /events: %d", resp.StatusCode)
+	}
+	if resp, _ := ta.do("HEAD", "/miners/nope", "", nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("HEAD of an unknown miner: %d", resp.StatusCode)
 	}
 }

@@ -3,6 +3,7 @@ package router
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -236,6 +237,11 @@ func (a *API) register() {
 		}
 		a.router.Handle(k.method, k.pattern, h)
 		a.registered = append(a.registered, registration{k.method, k.pattern})
+		// HEAD wherever GET answers (health checks use it; net/http sends
+		// the headers and drops the body), except on event streams.
+		if k.method == http.MethodGet && !slices.ContainsFunc(rts, func(rt route) bool { return rt.Stream }) {
+			a.router.Handle(http.MethodHead, k.pattern, h)
+		}
 	}
 }
 
