@@ -150,6 +150,10 @@ func runPeersAdd(c *cli, args []string) error {
 		return k.explain(err)
 	}
 	return k.out(c, p, func() error {
+		if p.Pending {
+			fmt.Fprintf(c.stdout, "added %s; waiting for it to approve this rig (there: rigd peers pending, rigd peers approve ID --role ROLE)\n", p.ID)
+			return nil
+		}
 		fmt.Fprintf(c.stdout, "paired with %s (%s); its role on this rig: %s\n", p.ID, orDash(p.Name), p.Role)
 		return nil
 	})

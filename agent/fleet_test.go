@@ -60,7 +60,9 @@ func TestFleetIntegration(t *testing.T) {
 	w2API.do("GET", "/node/info", nil, &w2node)
 	ctlAPI.do("GET", "/node/info", nil, &ctlNode)
 	var pending router.Peer
-	ctlAPI.do("POST", "/peers", router.AddPeerRequest{Address: w2.node.Info().Address, Invite: w2node.NodeID}, &pending)
+	if code := ctlAPI.do("POST", "/peers", router.AddPeerRequest{Address: w2.node.Info().Address, Invite: w2node.NodeID}, &pending); code != http.StatusAccepted || !pending.Pending || pending.ID != w2node.NodeID {
+		t.Fatalf("add by node id: %d %+v, want 202 and the peer, pending", code, pending)
+	}
 	eventually(t, 10*time.Second, func() string {
 		var list []router.PendingPeer
 		w2API.do("GET", "/node/pending", nil, &list)

@@ -218,8 +218,6 @@ func peerErr(err error) error {
 		return classed(miner.ErrConflict, err)
 	case errors.Is(err, peers.ErrRateLimited), errors.Is(err, peers.ErrTooManyInvites):
 		return &router.Error{Status: http.StatusTooManyRequests, Code: router.CodeRateLimited, Msg: err.Error()}
-	case errors.Is(err, peers.ErrPendingApproval):
-		return &router.Error{Status: http.StatusAccepted, Code: "pending_approval", Msg: err.Error()}
 	case errors.Is(err, peers.ErrPeerMismatch), errors.Is(err, peers.ErrHandshake), errors.Is(err, peers.ErrRemoteFailed):
 		return &router.Error{Status: http.StatusBadGateway, Code: "peer_failed", Msg: err.Error()}
 	}
@@ -282,10 +280,11 @@ func (p peersAPI) AddPeer(ctx context.Context, req router.AddPeerRequest) (route
 		return router.Peer{}, fmt.Errorf("%w: address and invite are required", miner.ErrInvalidInput)
 	}
 	pi, err := p.n.AddPeer(ctx, req.Address, req.Invite)
-	if err != nil {
-		return peerOf(pi), peerErr(err)
+	out := peerOf(pi)
+	if errors.Is(err, peers.ErrPendingApproval) {
+		out.Pending, err = true, nil
 	}
-	return peerOf(pi), nil
+	return out, peerErr(err)
 }
 
 func (p peersAPI) ApprovePeer(ctx context.Context, id string, req router.ApproveRequest) (router.Peer, error) {

@@ -109,6 +109,9 @@ func (a *API) addPeer(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 		return fmt.Errorf("add peer %s: %w", req.Address, err)
 	}
 	_ = http.NewResponseController(w).SetWriteDeadline(timeNowPlus(a.cfg.WriteTimeout))
+	if peer.Pending {
+		return reply(w, http.StatusAccepted, peer)
+	}
 	return reply(w, http.StatusCreated, peer)
 }
 

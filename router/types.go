@@ -227,6 +227,9 @@ type Peer struct {
 	Connected bool       `json:"connected"`
 	LastSeen  *time.Time `json:"last_seen"`
 	RTTMS     *float64   `json:"rtt_ms"`
+	// Pending: added here, waiting for the other node to approve this one
+	// (POST /peers answers 202 then).
+	Pending bool `json:"pending,omitempty"`
 }
 
 // PendingPeer is an unknown node that tried to connect.
