@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -443,6 +444,11 @@ func (m *Manager) SendInput(ctx context.Context, name, text string) error {
 	}
 	if len(text) > 4096 {
 		return fmt.Errorf("%w: input over 4096 bytes", ErrInvalidInput)
+	}
+	// Control characters are signals to a console (XMRig exits on the
+	// Ctrl+C byte from its pipe): DELETE stops a miner, stdin does not.
+	if i := strings.IndexFunc(text, func(r rune) bool { return r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f }); i >= 0 {
+		return fmt.Errorf("%w: input holds the control character %q (only tab and newlines are sent; stop a miner with DELETE)", ErrInvalidInput, text[i])
 	}
 	s, err := m.get(name)
 	if err != nil {

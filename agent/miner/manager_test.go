@@ -241,6 +241,12 @@ func TestBadStartRequests(t *testing.T) {
 	if err := e.m.SendInput(context.Background(), first.Name, ""); !errors.Is(err, miner.ErrInvalidInput) {
 		t.Fatalf("empty stdin: %v", err)
 	}
+	if err := e.m.SendInput(context.Background(), first.Name, "\x03"); !errors.Is(err, miner.ErrInvalidInput) || !strings.Contains(err.Error(), "control character") {
+		t.Fatalf("Ctrl+C to stdin: %v", err)
+	}
+	if err := e.m.SendInput(context.Background(), first.Name, "h\n"); err != nil {
+		t.Fatalf("a key and a newline: %v", err)
+	}
 	if _, err := e.m.Stop(context.Background(), first.Name); err != nil {
 		t.Fatal(err)
 	}
