@@ -510,12 +510,19 @@ func (c *Catalog) Install(ctx context.Context, wasm []byte, fixtures []byte) (In
 	if err != nil {
 		return Info{}, err
 	}
-	name := m.meta.Name
+	name, digest := m.meta.Name, m.digest
 	m.close(ctx)
+	path := filepath.Join(c.cfg.Dir, name+".wasm")
+	c.mu.Lock()
+	e := c.entries[name]
+	same := e != nil && e.dropin != nil && e.dropin.source == path && e.dropin.digest == digest && e.refused == ""
+	c.mu.Unlock()
+	if same && len(fixtures) == 0 {
+		return c.infoOf(name), nil // already serving these bytes: no new generation
+	}
 	if err := os.MkdirAll(c.cfg.Dir, 0o700); err != nil {
 		return Info{}, fmt.Errorf("adapters: %w", err)
 	}
-	path := filepath.Join(c.cfg.Dir, name+".wasm")
 	if len(fixtures) > 0 {
 		if err := writeFileAtomic(FixturesPath(path), fixtures); err != nil {
 			return Info{}, err

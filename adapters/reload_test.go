@@ -353,9 +353,9 @@ func TestLazyBuiltin(t *testing.T) {
 	}
 }
 
-// TestRemoveTakesFixtures: removing a drop-in removes its fixtures too,
-// so they cannot judge the next adapter of that name; the built-in serves
-// again.
+// TestRemoveTakesFixtures: uploading the module being served changes
+// nothing; removing a drop-in removes its fixtures too, so they cannot
+// judge the next adapter of that name; the built-in serves again.
 func TestRemoveTakesFixtures(t *testing.T) {
 	dir := t.TempDir()
 	c := newTestCatalog(t, dir, nil)
@@ -369,6 +369,11 @@ func TestRemoveTakesFixtures(t *testing.T) {
 	path := filepath.Join(dir, "xmrig.wasm")
 	if _, err := os.Stat(FixturesPath(path)); err != nil {
 		t.Fatalf("fixtures not installed: %v", err)
+	}
+	// The same bytes again: nothing new to publish.
+	before := info(t, c, "xmrig").Generation
+	if again, err := c.Install(context.Background(), Builtins()["xmrig"], nil); err != nil || again.Generation != before {
+		t.Fatalf("the same module again: generation %d → %d, %v", before, again.Generation, err)
 	}
 	if err := c.Remove(context.Background(), "xmrig"); err != nil {
 		t.Fatal(err)
