@@ -283,6 +283,9 @@ func (f *fakeHistory) Query(ctx context.Context, q miner.HistoryQuery) ([]miner.
 	f.mu.Lock()
 	f.queries = append(f.queries, q)
 	f.mu.Unlock()
+	if q.Series == "nohistory" {
+		return nil, nil
+	}
 	return []miner.HistoryPoint{{Time: q.Since, AvgHS: 100, MinHS: 90, MaxHS: 110, Count: 6, Resolution: miner.ResolutionMinute}}, nil
 }
 

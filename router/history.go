@@ -162,6 +162,16 @@ func (a *API) historyHashrate(w http.ResponseWriter, r *http.Request, ps httprou
 		if err != nil {
 			return fmt.Errorf("history of %q: %w", hq.Series, err)
 		}
+		if len(pts) == 0 {
+			// Nothing in the range: say so for a series that never had a
+			// point and no miner of that name (a typo), as GET
+			// /history/miners/{name} does.
+			if _, err := h.Summary(r.Context(), hq.Series); errors.Is(err, miner.ErrStoreNotFound) {
+				if _, err := a.cfg.Miners.Get(name); err != nil {
+					return fmt.Errorf("history of %q: %w", hq.Series, err)
+				}
+			}
+		}
 		res.Source, res.Points = "storage", pts
 	} else {
 		if hq.Series != name {
