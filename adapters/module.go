@@ -351,7 +351,7 @@ func (m *Module) call(ctx context.Context, in *instance, export string, input []
 		res, err = fn.Call(context.WithValue(cctx, callStateKey{}, cs))
 		return err
 	})
-	if m.rt.onCall != nil {
+	if m.rt.onCall != nil && m.meta.Name != "" { // not the load's metadata call: no name yet
 		m.rt.onCall(m.meta.Name, export, time.Since(start), err)
 	}
 	fail := func(err error) ([]byte, error) {

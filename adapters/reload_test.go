@@ -387,3 +387,35 @@ func TestRemoveTakesFixtures(t *testing.T) {
 		t.Errorf("after the remove xmrig is %+v, want the built-in", i)
 	}
 }
+
+// TestOnCallNames: every call reported to OnCall (the metrics) names its
+// adapter; the load's metadata call, made before the name is known, is
+// not reported.
+func TestOnCallNames(t *testing.T) {
+	var mu sync.Mutex
+	names := map[string]int{}
+	rt, err := NewRuntime(context.Background(), Config{OnCall: func(adapter, export string, d time.Duration, err error) {
+		mu.Lock()
+		names[adapter]++
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	m, err := rt.Load(context.Background(), SourceBuiltin, Builtins()["xmrig"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.close(context.Background())
+	s := m.NewSession()
+	defer s.Close()
+	if _, err := s.ParseLines(context.Background(), abi.Stdout, [][]byte{[]byte("[2026-11-26 22:55:34.000]  cpu      accepted (4/1) diff 50 (1 ms)")}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if names[""] != 0 || names["xmrig"] == 0 {
+		t.Fatalf("OnCall names: %v", names)
+	}
+}

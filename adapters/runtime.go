@@ -75,8 +75,9 @@ type Config struct {
 	// none: those calls are rare in an agent (a miner start, a profile
 	// save) and an idle Go guest holds megabytes of linear memory.
 	PoolSize int
-	// OnCall, if set, observes every guest call (for metrics). It runs on
-	// the caller's goroutine and must be cheap.
+	// OnCall, if set, observes every guest call of a named module (for
+	// metrics; not the load's metadata call, made before the name is
+	// known). It runs on the caller's goroutine and must be cheap.
 	OnCall func(adapter, export string, d time.Duration, err error)
 }
 
