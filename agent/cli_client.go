@@ -77,7 +77,7 @@ func (cf *clientFlags) resolve() (url, token string) {
 		return t
 	}
 	if cf.agent != "" {
-		return cf.agent, readTok(cf.dataDir)
+		return withDefaultPort(cf.agent), readTok(cf.dataDir)
 	}
 	for _, d := range dirs {
 		b, err := os.ReadFile(layout{d}.agentAddr())
@@ -89,6 +89,24 @@ func (cf *clientFlags) resolve() (url, token string) {
 		}
 	}
 	return defaultAgent, readTok(cf.dataDir)
+}
+
+// withDefaultPort gives a bare HOST (no scheme, no port) the agent's
+// default port: --agent rig1.lan means rig1.lan:9090, not port 80.
+func withDefaultPort(agent string) string {
+	if strings.Contains(agent, "://") {
+		return agent // a URL says what it means
+	}
+	host, rest, _ := strings.Cut(agent, "/")
+	if _, _, err := net.SplitHostPort(host); err == nil {
+		return agent
+	}
+	_, port, _ := net.SplitHostPort(defaultAgent)
+	out := net.JoinHostPort(strings.Trim(host, "[]"), port)
+	if rest != "" {
+		out += "/" + rest
+	}
+	return out
 }
 
 func (cf *clientFlags) connect() (*conn, error) {

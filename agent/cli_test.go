@@ -464,3 +464,21 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal("the agent still answers after Close")
 	}
 }
+
+func TestWithDefaultPort(t *testing.T) {
+	for in, want := range map[string]string{
+		"rig1.lan":                 "rig1.lan:9090",
+		"127.0.0.1":                "127.0.0.1:9090",
+		"127.0.0.1:9999":           "127.0.0.1:9999",
+		"rig1.lan/custom/v2":       "rig1.lan:9090/custom/v2",
+		"::1":                      "[::1]:9090",
+		"[::1]":                    "[::1]:9090",
+		"[::1]:1234":               "[::1]:1234",
+		"http://rig1.lan":          "http://rig1.lan",
+		"https://rig1.lan:8443/v1": "https://rig1.lan:8443/v1",
+	} {
+		if got := withDefaultPort(in); got != want {
+			t.Errorf("withDefaultPort(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
