@@ -187,6 +187,9 @@ func runInstall(c *cli, args []string) error {
 	stopEvents()
 	evwg.Wait()
 	bar.end()
+	if err != nil && ctx.Err() == context.DeadlineExceeded {
+		return fmt.Errorf("install %s: gave up after --install-timeout %s", typ, *timeout)
+	}
 	if err != nil {
 		var ae *router.Error
 		local := errors.As(err, &ae) && ae.Status == 501 || !errors.As(err, &ae) && unreachable(err) && ctx.Err() == nil

@@ -78,6 +78,10 @@ func TestHelp(t *testing.T) {
 	if n < 30 || clients < 25 {
 		t.Fatalf("walked only %d commands, %d of them client commands", n, clients)
 	}
+	// rigd help CMD is rigd CMD --help.
+	if code, out, _ := run(t.Context(), "help", "peers", "add"); code != 0 || !strings.HasPrefix(out, "Usage: rigd peers add") {
+		t.Errorf("rigd help peers add: exit %d\n%s", code, out)
+	}
 	// Usage errors: exit 2 with one line.
 	code, _, errs := run(t.Context(), "stop")
 	if code != 2 || strings.Count(errs, "\n") != 1 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -66,6 +67,9 @@ func oneLine(s string) string {
 func (c *cli) dispatch(cmd *command, args []string) error {
 	if len(cmd.subs) == 0 {
 		return cmd.run(c, args)
+	}
+	if len(args) > 1 && args[0] == "help" { // rigd help status = rigd status --help
+		return c.dispatch(cmd, append(slices.Clone(args[1:]), "--help"))
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		c.printGroupHelp(cmd, c.stdout)
