@@ -44,12 +44,16 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// audit records one state-changing request: who (api:<client address>),
-// what (the route), on what (its path parameters), and the outcome.
+// audit records one state-changing request: who (api:<client address>,
+// cli:<address> for the rigd CLI, by its self-declared User-Agent), what
+// (the route), on what (its path parameters), and the outcome.
 func (a *API) audit(r *http.Request, rt route, ps httprouter.Params, status int, err error) {
 	who := "api"
+	if r.UserAgent() == ClientUserAgent {
+		who = "cli"
+	}
 	if ip, ok := remoteAddr(r); ok {
-		who = "api:" + ip.String()
+		who += ":" + ip.String()
 	}
 	var target []string
 	for _, p := range ps {

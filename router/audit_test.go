@@ -40,11 +40,15 @@ func TestAuditLog(t *testing.T) {
 	ta.do("GET", "/miners", "", nil)
 	ta.do("POST", "/miners/cpu/stdin", `{"input":"h"}`, nil)
 	ta.do("DELETE", "/miners/nope", "", nil)
+	ta.do("DELETE", "/miners/nope", "", map[string]string{"User-Agent": ClientUserAgent})
 	al.mu.Lock()
 	got := append([]miner.AuditEntry(nil), al.entries...)
 	al.mu.Unlock()
-	if len(got) != 2 {
-		t.Fatalf("entries %+v, want 2 (reads are not audited)", got)
+	if len(got) != 3 {
+		t.Fatalf("entries %+v, want 3 (reads are not audited)", got)
+	}
+	if e := got[2]; e.Who != "cli:127.0.0.1" {
+		t.Fatalf("the CLI's request recorded as %q", e.Who)
 	}
 	if e := got[0]; e.Who != "api:127.0.0.1" || e.Action != "POST /miners/{name}/stdin" || e.Target != "cpu" || e.Result != "ok" || e.Time.IsZero() {
 		t.Fatalf("stdin entry %+v", e)

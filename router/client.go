@@ -79,11 +79,16 @@ func (c *Client) newRequest(ctx context.Context, method, path string, q url.Valu
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", ClientUserAgent)
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	return req, nil
 }
+
+// ClientUserAgent is the User-Agent of the Client's requests (the CLI's):
+// the audit log tells them from other API clients by it.
+const ClientUserAgent = "rigd-cli"
 
 // do sends a request with an optional JSON body and decodes a JSON answer
 // into out (if non-nil).
