@@ -271,10 +271,10 @@ func runAdaptersRemove(c *cli, args []string) error {
 // systemd.
 
 const unitTemplate = `# rigd — mining rig agent. Install:
-#   useradd --system --home-dir /var/lib/rigd --shell /usr/sbin/nologin rigd
+#   useradd --system --home-dir %[3]s --shell /usr/sbin/nologin %[1]s
 #   rigd systemd-unit [serve flags] > /etc/systemd/system/rigd.service
 #   systemctl daemon-reload && systemctl enable --now rigd
-# The CLI then talks to it with: rigd status --data-dir /var/lib/rigd
+# The CLI then talks to it with: rigd status --data-dir %[3]s
 [Unit]
 Description=rigd mining rig agent
 Documentation=https://github.com/rigd/rigd

@@ -88,8 +88,9 @@ func TestSystemdUnit(t *testing.T) {
 	}
 
 	// Another data dir is made writable.
-	code, out, _ = run(t.Context(), "systemd-unit", "--data-dir", "/srv/rigd")
-	if code != 0 || !strings.Contains(out, "ReadWritePaths=/srv/rigd\n") || !strings.Contains(out, "Environment=RIGD_DATA_DIR=/srv/rigd\n") {
+	code, out, _ = run(t.Context(), "systemd-unit", "--data-dir", "/srv/rigd", "--user", "miner")
+	if code != 0 || !strings.Contains(out, "ReadWritePaths=/srv/rigd\n") || !strings.Contains(out, "Environment=RIGD_DATA_DIR=/srv/rigd\n") ||
+		!strings.Contains(out, "useradd --system --home-dir /srv/rigd --shell /usr/sbin/nologin miner\n") || !strings.Contains(out, "rigd status --data-dir /srv/rigd\n") {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 	// Bad serve flags are refused as `rigd serve` would.
