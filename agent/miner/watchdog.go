@@ -287,6 +287,12 @@ func (w *watchdog) observe(now time.Time, st *abi.Stats) *verdict {
 	}
 	w.maxDevices = max(w.maxDevices, devices)
 
+	if hs == nil && st.PoolConnected != nil && *st.PoolConnected && (st.Paused == nil || !*st.Paused) {
+		// Connected, not paused, and no hashrate (XMRig's "n/a"): no
+		// hashes are being done, which is a hashrate of 0. Unknown while
+		// paused or without a pool is no evidence either way.
+		hs = new(float64)
+	}
 	if hs != nil {
 		floor := w.cfg.MinHashrateHS
 		if med, ok := w.median(now); ok && w.cfg.MinHashratePct > 0 {

@@ -197,3 +197,39 @@ func TestWatchdogPoolSwitchGrace(t *testing.T) {
 }
 
 func (d Duration) d() time.Duration { return time.Duration(d) }
+
+// TestWatchdogNoHashrateWhileConnected: a miner connected to its pool,
+// not paused, that reports no hashrate at all (XMRig's "n/a n/a n/a") is
+// not hashing: low_hashrate fires. Paused, or without a pool, no hashrate
+// is no evidence.
+func TestWatchdogNoHashrateWhileConnected(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		connected bool
+		paused    bool
+		want      string
+	}{
+		{"connected", true, false, "low_hashrate:restart"},
+		{"paused", true, true, ""},
+		{"no pool", false, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWatchdog(WatchdogConfig{LowHashrateFor: Duration(2 * time.Minute)}, metaWith(false, rx), "rx/0")
+			w.launched(t0)
+			drop := t0.Add(5 * time.Minute)
+			actions, at := run(w, t0, t0.Add(10*time.Minute), func(now time.Time) *abi.Stats {
+				st := stats(1000, 1, 0)
+				if !now.Before(drop) {
+					st.HashrateHS = nil
+					st.PoolConnected, st.Paused = abi.B(tc.connected), abi.B(tc.paused)
+				}
+				return st
+			})
+			switch {
+			case tc.want == "" && len(actions) > 0,
+				tc.want != "" && (len(actions) == 0 || actions[0] != tc.want || at[0].Sub(drop) < 2*time.Minute):
+				t.Fatalf("actions %v at %v, want %q after low_hashrate_for", actions, at, tc.want)
+			}
+		})
+	}
+}
