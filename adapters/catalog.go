@@ -523,20 +523,35 @@ func (c *Catalog) Install(ctx context.Context, wasm []byte, fixtures []byte) (In
 	if err := os.MkdirAll(c.cfg.Dir, 0o700); err != nil {
 		return Info{}, fmt.Errorf("adapters: %w", err)
 	}
+	// The fixtures judge the module from their file (admit reads it); a
+	// refused upload puts back the ones the served adapter had.
+	restore := func() {}
 	if len(fixtures) > 0 {
-		if err := writeFileAtomic(FixturesPath(path), fixtures); err != nil {
+		fx := FixturesPath(path)
+		old, oerr := os.ReadFile(fx)
+		if err := writeFileAtomic(fx, fixtures); err != nil {
 			return Info{}, err
+		}
+		restore = func() {
+			if oerr == nil {
+				writeFileAtomic(fx, old)
+			} else {
+				os.Remove(fx)
+			}
 		}
 	}
 	if m, err = c.admit(ctx, path, wasm); err != nil {
+		restore()
 		return Info{}, err
 	}
 	if err := writeFileAtomic(path, wasm); err != nil {
 		m.close(ctx)
+		restore()
 		return Info{}, err
 	}
 	if err := c.publish(path, m, wasm, true); err != nil {
 		m.close(ctx)
+		restore()
 		return Info{}, err
 	}
 	if fi, err := os.Stat(path); err == nil {

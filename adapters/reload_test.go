@@ -1,6 +1,7 @@
 package adapters
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -353,10 +354,12 @@ func TestLazyBuiltin(t *testing.T) {
 	}
 }
 
-// TestRemoveTakesFixtures: uploading the module being served changes
-// nothing; removing a drop-in removes its fixtures too, so they cannot
-// judge the next adapter of that name; the built-in serves again.
-func TestRemoveTakesFixtures(t *testing.T) {
+// TestUploadFixtures: an upload's fixtures are installed with it; failing
+// ones are refused and leave the served adapter's in place; uploading the
+// module being served changes nothing; removing a drop-in removes its
+// fixtures too, so they cannot judge the next adapter of that name; the
+// built-in serves again.
+func TestUploadFixtures(t *testing.T) {
 	dir := t.TempDir()
 	c := newTestCatalog(t, dir, nil)
 	fixtures, err := os.ReadFile(filepath.Join("xmrig", "xmrig.tests.json"))
@@ -369,6 +372,18 @@ func TestRemoveTakesFixtures(t *testing.T) {
 	path := filepath.Join(dir, "xmrig.wasm")
 	if _, err := os.Stat(FixturesPath(path)); err != nil {
 		t.Fatalf("fixtures not installed: %v", err)
+	}
+	// Fixtures the module fails are refused, and the served adapter's
+	// fixtures stay as they were.
+	bad := bytes.Replace(fixtures, []byte(`"accepted": 2,`), []byte(`"accepted": 3,`), 1)
+	if bytes.Equal(bad, fixtures) {
+		t.Fatal("the fixtures have no accepted count to break")
+	}
+	if _, err := c.Install(context.Background(), Builtins()["xmrig"], bad); err == nil || !strings.Contains(err.Error(), "fixtures") {
+		t.Fatalf("failing fixtures: %v", err)
+	}
+	if b, _ := os.ReadFile(FixturesPath(path)); !bytes.Equal(b, fixtures) {
+		t.Fatal("a refused upload left its fixtures in place of the served adapter's")
 	}
 	// The same bytes again: nothing new to publish.
 	before := info(t, c, "xmrig").Generation

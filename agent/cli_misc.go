@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rigd/rigd/adapters"
 	"github.com/rigd/rigd/router"
 )
 
@@ -206,7 +207,7 @@ func runAdaptersRollback(c *cli, args []string) error {
 }
 
 func runAdaptersAdd(c *cli, args []string) error {
-	fs := c.flags(&command{args: "FILE.wasm", summary: "Upload an adapter module to the running agent: it is validated and self-tested, then written\ninto the agent's adapters directory and used for new sessions (running miners move to it)."})
+	fs := c.flags(&command{args: "FILE.wasm", summary: "Upload an adapter module to the running agent: it is validated and self-tested, then written\ninto the agent's adapters directory and used for new sessions (running miners move to it).\nFILE.tests.json beside it, if any, goes with it: its fixtures must pass first."})
 	cf := addClientFlags(fs)
 	args, err := c.parse(fs, args)
 	if err != nil {
@@ -233,7 +234,11 @@ func runAdaptersAdd(c *cli, args []string) error {
 	}
 	ctx, cancel := cf.ctx(c)
 	defer cancel()
-	info, err := k.AddAdapter(ctx, filepath.Base(args[0]), b)
+	fixtures, err := os.ReadFile(adapters.FixturesPath(args[0]))
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	info, err := k.AddAdapter(ctx, filepath.Base(args[0]), b, fixtures)
 	if err != nil {
 		return k.explain(err)
 	}

@@ -211,7 +211,8 @@ func TestDropInAppearsIntegration(t *testing.T) {
 }
 
 // TestUploadAdapterFreshDataDir: on a fresh data dir (no adapters
-// directory yet) POST /adapters installs the module, creating the folder.
+// directory yet) POST /adapters installs the module, creating the folder;
+// rigd adapters add sends the fixtures beside the module with it.
 func TestUploadAdapterFreshDataDir(t *testing.T) {
 	srv, api := testServer(t, nil)
 	if _, err := os.Stat(srv.cfg.AdaptersDir); !os.IsNotExist(err) {
@@ -233,5 +234,14 @@ func TestUploadAdapterFreshDataDir(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(srv.cfg.AdaptersDir, "simple.wasm")); err != nil {
 		t.Fatal(err)
+	}
+	// rigd adapters add takes the fixtures beside the module along.
+	src := filepath.Join("..", "testdata", "wat-adapter", "simple.wasm")
+	if code, out, errs := run(t.Context(), "adapters", "add", src, "--data-dir", srv.cfg.DataDir); code != 0 {
+		t.Fatalf("rigd adapters add: exit %d\n%s%s", code, out, errs)
+	}
+	want, _ := os.ReadFile(filepath.Join("..", "testdata", "wat-adapter", "simple.tests.json"))
+	if got, err := os.ReadFile(filepath.Join(srv.cfg.AdaptersDir, "simple.tests.json")); err != nil || string(got) != string(want) {
+		t.Fatalf("the fixtures were not installed with the module: %v", err)
 	}
 }

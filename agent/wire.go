@@ -157,17 +157,14 @@ func (s *installService) Binary(_ context.Context, typ string) (string, string, 
 // adapterFiles puts the catalog's uploads behind router.AdapterFiles.
 type adapterFiles struct{ cat *adapters.Catalog }
 
-func (a adapterFiles) Add(ctx context.Context, filename string, wasm []byte) (miner.AdapterInfo, error) {
-	info, err := a.cat.Install(ctx, wasm, nil)
-	if err != nil {
-		var le *adapters.LoadError
-		var ce *adapters.CallError
-		if errors.As(err, &le) || errors.As(err, &ce) || errors.Is(err, adapters.ErrNotAllowed) {
-			return info, fmt.Errorf("%w: %s: %v", miner.ErrInvalidInput, filename, err)
-		}
-		return info, err
+func (a adapterFiles) Add(ctx context.Context, filename string, wasm, fixtures []byte) (miner.AdapterInfo, error) {
+	info, err := a.cat.Install(ctx, wasm, fixtures)
+	var le *adapters.LoadError
+	var ce *adapters.CallError
+	if errors.As(err, &le) || errors.As(err, &ce) || errors.Is(err, adapters.ErrNotAllowed) {
+		return info, classed(miner.ErrInvalidInput, err)
 	}
-	return info, nil
+	return info, err
 }
 
 func (a adapterFiles) Remove(ctx context.Context, name string) error {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -382,11 +383,31 @@ func (c *Client) Adapters(ctx context.Context) ([]miner.AdapterInfo, error) {
 	return out, c.do(ctx, "GET", "/adapters", nil, nil, &out)
 }
 
-// AddAdapter calls POST /adapters with the module's bytes.
-func (c *Client) AddAdapter(ctx context.Context, filename string, wasm []byte) (miner.AdapterInfo, error) {
+// AddAdapter calls POST /adapters with the module's bytes and, when not
+// nil, its fixtures (sent as multipart/form-data then).
+func (c *Client) AddAdapter(ctx context.Context, filename string, wasm, fixtures []byte) (miner.AdapterInfo, error) {
 	var out miner.AdapterInfo
 	q := url.Values{"filename": {filename}}
-	req, err := c.newRequest(ctx, "POST", "/adapters", q, bytes.NewReader(wasm), "application/wasm")
+	body, ct := wasm, "application/wasm"
+	if fixtures != nil {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		for _, p := range []struct {
+			name, file string
+			b          []byte
+		}{{"module", filename, wasm}, {"fixtures", "fixtures.tests.json", fixtures}} {
+			pw, err := mw.CreateFormFile(p.name, p.file)
+			if err != nil {
+				return out, err
+			}
+			pw.Write(p.b)
+		}
+		if err := mw.Close(); err != nil {
+			return out, err
+		}
+		body, ct = buf.Bytes(), mw.FormDataContentType()
+	}
+	req, err := c.newRequest(ctx, "POST", "/adapters", q, bytes.NewReader(body), ct)
 	if err != nil {
 		return out, err
 	}

@@ -142,8 +142,15 @@ func TestClient(t *testing.T) {
 	if len(ads) != 2 {
 		t.Fatalf("adapters %+v", ads)
 	}
-	ad, err := c.AddAdapter(ctx, "custom.wasm", []byte("\x00asm\x01\x00\x00\x00"))
+	ad, err := c.AddAdapter(ctx, "custom.wasm", []byte("\x00asm\x01\x00\x00\x00"), nil)
 	must("add adapter", err)
+	// With fixtures: a multipart upload, both parts through.
+	fx := []byte(`{"lines":[]}`)
+	_, err = c.AddAdapter(ctx, "custom.wasm", []byte("\x00asm\x01\x00\x00\x00"), fx)
+	must("add adapter with fixtures", err)
+	if af := ta.cfg.AdapterFiles.(*fakeAdapterFiles); string(af.fixtures) != string(fx) || string(af.added["custom"]) != "\x00asm\x01\x00\x00\x00" {
+		t.Fatalf("multipart upload reached the service as %q, %q", af.added["custom"], af.fixtures)
+	}
 	if ad.Name != "custom" {
 		t.Fatalf("adapter %+v", ad)
 	}

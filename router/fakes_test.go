@@ -310,11 +310,12 @@ func (fakeAdapters) List() []miner.AdapterInfo {
 }
 
 type fakeAdapterFiles struct {
-	mu    sync.Mutex
-	added map[string][]byte
+	mu       sync.Mutex
+	added    map[string][]byte
+	fixtures []byte // of the last Add
 }
 
-func (f *fakeAdapterFiles) Add(ctx context.Context, filename string, wasm []byte) (miner.AdapterInfo, error) {
+func (f *fakeAdapterFiles) Add(ctx context.Context, filename string, wasm, fixtures []byte) (miner.AdapterInfo, error) {
 	if string(wasm[:min(4, len(wasm))]) != "\x00asm" {
 		return miner.AdapterInfo{}, fmt.Errorf("%w: not a wasm module", miner.ErrInvalidInput)
 	}
@@ -324,6 +325,7 @@ func (f *fakeAdapterFiles) Add(ctx context.Context, filename string, wasm []byte
 		f.added = map[string][]byte{}
 	}
 	f.added["custom"] = wasm
+	f.fixtures = fixtures
 	return miner.AdapterInfo{Name: "custom", Source: "/data/adapters/custom.wasm", Status: "ok", ABI: "1.0"}, nil
 }
 

@@ -151,10 +151,11 @@ func (a *API) buildOpenAPI() []byte {
 			if media == "" {
 				media = "application/json"
 			}
-			op["requestBody"] = map[string]any{
-				"required": !rt.BodyOptional,
-				"content":  map[string]any{media: map[string]any{"schema": g.schema(reflect.TypeOf(rt.Body))}},
+			content := map[string]any{media: map[string]any{"schema": g.schema(reflect.TypeOf(rt.Body))}}
+			if rt.Multipart != nil {
+				content["multipart/form-data"] = map[string]any{"schema": g.schema(reflect.TypeOf(rt.Multipart))}
 			}
+			op["requestBody"] = map[string]any{"required": !rt.BodyOptional, "content": content}
 		}
 		status := rt.Status
 		if status == 0 {

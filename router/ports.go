@@ -69,7 +69,9 @@ type Adapters interface {
 // miner.ErrNotFound (404), a built-in without a drop-in wraps
 // miner.ErrConflict (409).
 type AdapterFiles interface {
-	Add(ctx context.Context, filename string, wasm []byte) (miner.AdapterInfo, error)
+	// Add validates, installs and publishes a module, with its fixtures
+	// (NAME.tests.json) when not nil.
+	Add(ctx context.Context, filename string, wasm, fixtures []byte) (miner.AdapterInfo, error)
 	Remove(ctx context.Context, name string) error
 	// Rollback makes the previous generation of name current again; no
 	// earlier generation wraps miner.ErrConflict (409).

@@ -259,6 +259,11 @@ func TestBadInput(t *testing.T) {
 		{"add peer missing", "POST", "/peers", `{"address":"x"}`, nil, 400, CodeBadRequest, "invite"},
 		{"adapter remove builtin", "DELETE", "/adapters/xmrig", "", nil, 409, CodeConflict, "built in"},
 		{"adapter invalid", "POST", "/adapters", "nope", map[string]string{"Content-Type": "application/wasm"}, 400, CodeBadRequest, "not a wasm"},
+		{"upload unknown part", "POST", "/adapters", "--b\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nx\r\n--b--\r\n",
+			map[string]string{"Content-Type": "multipart/form-data; boundary=b"}, 400, CodeBadRequest, `unknown part "other"`},
+		{"upload without module", "POST", "/adapters", "--b\r\nContent-Disposition: form-data; name=\"fixtures\"\r\n\r\n{}\r\n--b--\r\n",
+			map[string]string{"Content-Type": "multipart/form-data; boundary=b"}, 400, CodeBadRequest, `no "module" part`},
+		{"upload without boundary", "POST", "/adapters", "x", map[string]string{"Content-Type": "multipart/form-data"}, 400, CodeBadRequest, "boundary"},
 		{"install unknown type", "POST", "/miners/nope/install", "", nil, 400, CodeUnknownType, "nope"},
 		{"uninstall bad version", "DELETE", "/miners/xmrig/uninstall?version=../1", "", nil, 400, CodeBadRequest, "version"},
 	}

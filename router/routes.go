@@ -46,6 +46,9 @@ type route struct {
 	Body         any
 	BodyOptional bool
 	BodyMedia    string
+	// Multipart, if set, is a struct of the parts a multipart/form-data
+	// body may carry instead ([]byte fields: files).
+	Multipart any
 	// Resp is a value of the response's type; RespMedia its media type if
 	// not JSON. Status is the success status (default 200).
 	Resp      any
@@ -118,7 +121,7 @@ func (a *API) routeTable() []route {
 
 		// Adapters.
 		{Method: "GET", Path: "/adapters", Tag: "adapters", Summary: "list adapters (as rigd adapters list --json)", Handle: a.listAdapters, Resp: []miner.AdapterInfo{}},
-		{Method: "POST", Path: "/adapters", Tag: "adapters", Summary: "upload a .wasm adapter: validated, self-tested, then added to the adapters directory", Handle: a.addAdapter, Body: []byte{}, BodyMedia: "application/wasm", Query: []param{{"filename", "string", "the file's name, for messages"}}, Resp: miner.AdapterInfo{}, Status: http.StatusCreated},
+		{Method: "POST", Path: "/adapters", Tag: "adapters", Summary: "upload a .wasm adapter: validated, self-tested, then added to the adapters directory", Handle: a.addAdapter, Body: []byte{}, BodyMedia: "application/wasm", Multipart: adapterUpload{}, Query: []param{{"filename", "string", "the file's name, for messages"}}, Resp: miner.AdapterInfo{}, Status: http.StatusCreated},
 		{Method: "DELETE", Path: "/adapters/{name}", Tag: "adapters", Summary: "remove a drop-in adapter", Handle: a.removeAdapter, Resp: Deleted{}},
 		{Method: "POST", Path: "/adapters/{name}/rollback", Tag: "adapters", Summary: "make the previous generation of an adapter current again (persisted in the adapters directory)", Handle: a.rollbackAdapter, Resp: miner.AdapterInfo{}},
 
