@@ -65,7 +65,7 @@ func (n *Node) execute(p *peer, env envelope) []outMsg {
 			code, msg := wireError(err)
 			return errReply(code, msg)
 		}
-		b, err := json.Marshal(minerResult{Miner: shrinkInfo(info)})
+		b, err := json.Marshal(minerResult{Miner: forPeers(info)})
 		if err != nil {
 			return errReply(codeInternal, "encode result")
 		}
@@ -229,6 +229,25 @@ func (n *Node) startRequest(ctx context.Context, spec StartSpec) (miner.StartReq
 	return req, nil
 }
 
+// forPeers is one miner's description as it leaves this node: the pool
+// passwords blanked (they are often account credentials, and an observer
+// may read stats), under the message limit.
+func forPeers(info miner.Info) miner.Info {
+	if len(info.Profile.Pools) > 0 {
+		pools := slices.Clone(info.Profile.Pools)
+		for i := range pools {
+			if pools[i].Pass != "" {
+				pools[i].Pass = redacted
+			}
+		}
+		info.Profile.Pools = pools
+	}
+	return shrinkInfo(info)
+}
+
+// redacted replaces a secret in what is sent to peers.
+const redacted = "(redacted)"
+
 // shrinkInfo keeps one miner's description under the message limit.
 func shrinkInfo(info miner.Info) miner.Info {
 	if b, err := json.Marshal(info); err == nil && len(b) <= maxBody-1024 {
@@ -264,7 +283,7 @@ func (n *Node) getStats() []outMsg {
 	infos := n.local.List()
 	items := make([]json.RawMessage, 0, len(infos))
 	for _, info := range infos {
-		b, err := json.Marshal(shrinkInfo(info))
+		b, err := json.Marshal(forPeers(info))
 		if err != nil {
 			continue
 		}

@@ -65,7 +65,7 @@ func newFakeLocal(names ...string) *fakeLocal {
 	f := &fakeLocal{miners: map[string]miner.Info{}, lines: 50}
 	for _, name := range names {
 		typ, algo, _ := strings.Cut(name, "-")
-		f.miners[name] = fakeInfo(name, typ, abi.Profile{Algo: algo, Pools: []abi.Pool{{URL: "pool:3333", User: "w"}}})
+		f.miners[name] = fakeInfo(name, typ, abi.Profile{Algo: algo, Pools: []abi.Pool{{URL: "pool:3333", User: "w", Pass: "s3cret"}}})
 	}
 	return f
 }

@@ -94,6 +94,14 @@ func TestMeshIntegration(t *testing.T) {
 	if rs[1].Name != "worker-2" || len(rs[1].Miners) != 2 {
 		t.Fatalf("worker-2 stats: %+v", rs[1])
 	}
+	// Pool passwords do not leave their node.
+	for _, r := range rs {
+		for _, m := range r.Miners {
+			if p := m.Profile.Pools; len(p) != 1 || p[0].Pass != "(redacted)" || p[0].User != "w" {
+				t.Fatalf("%s's pools as a peer sees them: %+v", m.Name, p)
+			}
+		}
+	}
 	// A worker's own fan-out leaves out the controller, which granted it
 	// nothing.
 	if got := w1.RemoteStats(ctx); len(got) != 0 {
