@@ -3,9 +3,12 @@ package agent
 import (
 	"flag"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
+	"github.com/rigd/rigd/agent/proc"
 	"github.com/rigd/rigd/router"
 )
 
@@ -106,7 +109,7 @@ func runPeersList(c *cli, args []string) error {
 			if p.LastSeen != nil {
 				seen = p.LastSeen.Local().Format(time.DateTime)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\n", p.ID, orDash(p.Name), orDash(p.Address), p.Role, p.Connected, rtt, seen)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\n", p.ID, termSafe(orDash(p.Name)), orDash(p.Address), p.Role, p.Connected, rtt, seen)
 		}
 		return tw.Flush()
 	})
@@ -262,16 +265,17 @@ func runRemoteStats(c *cli, args []string) error {
 		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "PEER\tMINER\tTYPE\tSTATE\tHASHRATE\tACCEPTED\tREJECTED")
 		for _, n := range nodes {
-			name := orDash(n.Name)
+			name := termSafe(orDash(n.Name))
 			if !n.OK {
-				fmt.Fprintf(tw, "%s\t-\t-\terror: %s\t-\t-\t-\n", name, n.Error)
+				fmt.Fprintf(tw, "%s\t-\t-\terror: %s\t-\t-\t-\n", name, termSafe(n.Error))
 				continue
 			}
 			if len(n.Miners) == 0 {
 				fmt.Fprintf(tw, "%s\t-\t-\tno miners\t-\t-\t-\n", name)
 			}
 			for _, m := range n.Miners {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, m.Name, m.Type, m.State, fmtHashrate(m.Stats.HashrateHS), fmtInt(m.Stats.Accepted), fmtInt(m.Stats.Rejected))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, termSafe(m.Name), termSafe(m.Type), termSafe(string(m.State)),
+					fmtHashrate(m.Stats.HashrateHS), fmtInt(m.Stats.Accepted), fmtInt(m.Stats.Rejected))
 			}
 		}
 		return tw.Flush()
@@ -316,7 +320,7 @@ func runRemoteStart(c *cli, args []string) error {
 		return k.explain(err)
 	}
 	return k.out(c, m, func() error {
-		fmt.Fprintf(c.stdout, "started %s on %s: %s\n", m.Name, args[0], m.State)
+		fmt.Fprintf(c.stdout, "started %s on %s: %s\n", termSafe(m.Name), args[0], termSafe(string(m.State)))
 		return nil
 	})
 }
@@ -333,13 +337,13 @@ func runRemoteStop(c *cli, args []string) error {
 		return k.explain(err)
 	}
 	return k.out(c, m, func() error {
-		fmt.Fprintf(c.stdout, "stopped %s on %s\n", m.Name, args[0])
+		fmt.Fprintf(c.stdout, "stopped %s on %s\n", termSafe(m.Name), args[0])
 		return nil
 	})
 }
 
 func runRemoteLogs(c *cli, args []string) error {
-	k, args, v, err := simple(c, args, 2, "PEER MINER", "Print the latest output lines of a peer's miner.",
+	k, args, v, err := simple(c, args, 2, "PEER MINER", "Print the latest output lines of a peer's miner, escape sequences and control characters\nremoved (a peer's bytes never reach the terminal raw; --json keeps them, escaped).",
 		func(fs *flag.FlagSet) []*string {
 			return []*string{fs.String("lines", "100", "number of latest lines (1-10000)")}
 		})
@@ -358,8 +362,25 @@ func runRemoteLogs(c *cli, args []string) error {
 	}
 	return k.out(c, lines, func() error {
 		for _, l := range lines {
-			fmt.Fprintln(c.stdout, l.Text)
+			fmt.Fprintln(c.stdout, termSafe(string(proc.StripANSI([]byte(l.Text)))))
 		}
 		return nil
 	})
+}
+
+// termSafe makes text that came from another node printable on a
+// terminal: control characters (escape sequences start with one) become
+// U+FFFD, tabs stay. A peer could otherwise set the title, clear the
+// screen or write the clipboard of whoever reads its stats.
+func termSafe(s string) string {
+	unsafe := func(r rune) bool { return r < 0x20 && r != '\t' || r >= 0x7f && r <= 0x9f }
+	if strings.IndexFunc(s, unsafe) < 0 {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if unsafe(r) {
+			return utf8.RuneError
+		}
+		return r
+	}, s)
 }

@@ -486,3 +486,17 @@ func TestWithDefaultPort(t *testing.T) {
 		}
 	}
 }
+
+func TestTermSafe(t *testing.T) {
+	for in, want := range map[string]string{
+		"xmrig-rx-0":                "xmrig-rx-0",
+		"evil\x1b]0;PWNED\a\x1b[2J": "evil\uFFFD]0;PWNED\uFFFD\uFFFD[2J",
+		"tab\tok, ünïcode ok":       "tab\tok, ünïcode ok",
+		"c1\u009b2Jdel\x7f":         "c1\uFFFD2Jdel\uFFFD",
+		"line\nbreak\rreturn":       "line\uFFFDbreak\uFFFDreturn",
+	} {
+		if got := termSafe(in); got != want {
+			t.Errorf("termSafe(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -95,6 +95,13 @@ func TestFleetIntegration(t *testing.T) {
 		return ""
 	})
 
+	// One peer's stats that the peer refuses: the refusal is the answer
+	// (the controller granted w2 nothing).
+	var refused router.ErrorBody
+	if code := w2API.do("GET", "/remote/"+ctlNode.NodeID+"/stats", nil, &refused); code != http.StatusForbidden {
+		t.Fatalf("stats of a peer that grants nothing: %d %+v, want 403", code, refused)
+	}
+
 	// The controller starts and stops a miner on w1 (controller role),
 	// with the binary w1 has installed (a peer never chooses a path).
 	var im router.InstalledMiner

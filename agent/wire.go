@@ -322,8 +322,10 @@ func (p peersAPI) Stats(ctx context.Context, peer string) ([]router.RemoteNode, 
 		}
 		return out, nil
 	}
+	// One peer: its failure is the answer's (403 for a role, 502 for a
+	// peer that failed...), not a 200 marked ok:false as in the fan-out.
 	r, err := p.n.RemoteStatsOf(ctx, peer)
-	if err != nil && !r.OK && r.NodeID == (peers.NodeID{}) {
+	if err != nil {
 		return nil, peerErr(err)
 	}
 	return []router.RemoteNode{remoteNodeOf(r)}, nil
