@@ -85,7 +85,10 @@
 // and restarts: the sender reserves numbers in the store in blocks, the
 // receiver saves the last accepted one before every command runs, every
 // 64 messages and when a session ends; a message whose seq is not above
-// it is answered with a replay error and the session is closed. The id of
+// it is answered with a replay error, which carries that last seq, and the
+// session is closed. A sender told so continues past the last seq (its
+// store went back: restored from an older copy with the key kept), so
+// the next session works instead of every message being refused for good. The id of
 // a command is its idempotency key: a repeated id is answered with the
 // stored result (the last 256 per peer, in memory) and the command does
 // not run again; the requester reuses the id when it retries on a new

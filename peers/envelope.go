@@ -175,6 +175,10 @@ func decodeBody(b json.RawMessage, v any) error {
 type errorBody struct {
 	Code    string `json:"code"`
 	Message string `json:"message,omitempty"`
+	// LastSeq, on a replay error, is the highest sequence number the
+	// refusing node accepted from the sender: a sender whose counter went
+	// back (its data restored from an older copy) continues past it.
+	LastSeq uint64 `json:"last_seq,omitempty"`
 }
 
 type nodeSummary struct {

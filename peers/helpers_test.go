@@ -237,9 +237,12 @@ func (tn *testNode) stop() {
 
 // restart closes the node and opens a new one from the same key file,
 // store and address.
-func (tn *testNode) restart() *testNode {
+func (tn *testNode) restart(whileDown ...func()) *testNode {
 	tn.t.Helper()
 	tn.stop()
+	for _, f := range whileDown {
+		f()
+	}
 	cfg := tn.cfg
 	cfg.Listen = tn.Info().Listen
 	var n2 *testNode

@@ -188,3 +188,42 @@ func TestMeshIntegration(t *testing.T) {
 		t.Fatalf("remote stats with worker-2 revoking: %+v", rs)
 	}
 }
+
+// TestSequenceAfterRestore: a node whose store went back (restored from an
+// older copy, its key kept) sends sequence numbers its peer accepted
+// before. The peer refuses the first message as a replay and says where
+// to continue; the node moves past it and the next requests work.
+func TestSequenceAfterRestore(t *testing.T) {
+	c := startNode(t, testConfig(t, "controller", NodeController))
+	wcfg := testConfig(t, "worker", NodeWorker)
+	wcfg.Local = newFakeLocal("xmrig-rx0")
+	w := startNode(t, wcfg)
+	ctx := ctxT(t, 30*time.Second)
+	inv, err := w.Invite(RoleController)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AddPeer(ctx, inv.Address, inv.Code); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "paired", func() bool { return c.connectedTo(w.ID()) && w.connectedTo(c.ID()) })
+	// A long-lived pairing: the worker accepted a million messages.
+	c = c.restart(func() {
+		if err := c.store.SaveSeq(ctx, w.ID(), SeqSent, 1_000_000); err != nil {
+			t.Fatal(err)
+		}
+	})
+	waitFor(t, 5*time.Second, "stats before the restore", func() bool {
+		rs, err := c.RemoteStatsOf(ctx, w.ID().String())
+		return err == nil && rs.OK
+	})
+	c = c.restart(func() {
+		if err := c.store.SaveSeq(ctx, w.ID(), SeqSent, 0); err != nil {
+			t.Fatal(err)
+		}
+	})
+	waitFor(t, 10*time.Second, "stats after the restore", func() bool {
+		rs, err := c.RemoteStatsOf(ctx, w.ID().String())
+		return err == nil && rs.OK
+	})
+}

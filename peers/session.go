@@ -275,11 +275,18 @@ func (s *session) handle(pt []byte) error {
 		return err
 	}
 	// Sequence numbers only grow, across sessions too: an old one means a
-	// replay (or a peer that lost its state), and ends the session.
+	// replay (or a peer that lost its state), and ends the session. The
+	// answer says where the sender must continue.
 	if serr := s.n.acceptSeq(s.p, env); serr != nil {
-		s.tryEnqueue(outMsg{typ: msgError, id: newMsgID(), replyTo: env.ID,
-			body: errBody(codeReplay, "sequence number not above the last accepted one"), closeAfter: serr})
+		s.n.mu.Lock()
+		last := s.p.recvLast
+		s.n.mu.Unlock()
+		b, _ := json.Marshal(errorBody{Code: codeReplay, Message: "sequence number not above the last accepted one", LastSeq: last})
+		s.tryEnqueue(outMsg{typ: msgError, id: newMsgID(), replyTo: env.ID, body: b, closeAfter: serr})
 		return nil
+	}
+	if env.Type == msgError {
+		s.n.noteReplay(s.p, env.Body)
 	}
 	switch {
 	case errors.Is(err, errUnsupportedVersion):
@@ -304,6 +311,31 @@ func (s *session) tryEnqueue(m outMsg) {
 		s.close(fmt.Errorf("%w: peer does not read its answers", errProtocol))
 	}
 }
+
+// noteReplay handles p's replay error: this node's counter towards p is
+// behind what p accepted before (this node's store was restored from an
+// older copy, or reset with its key kept), and every message would be
+// refused for good. The counter moves past p's last; the refused message
+// fails, the next session works.
+func (n *Node) noteReplay(p *peer, body json.RawMessage) {
+	var eb errorBody
+	if json.Unmarshal(body, &eb) != nil || eb.Code != codeReplay || eb.LastSeq == 0 || eb.LastSeq > maxSkipSeq {
+		return
+	}
+	n.mu.Lock()
+	behind := p.sendNext <= eb.LastSeq
+	if behind {
+		p.sendNext = eb.LastSeq + 1
+	}
+	n.mu.Unlock()
+	if behind {
+		n.log.Warn("peers: this node's sequence numbers towards the peer were behind what it accepted before (data restored from an older copy?); continuing past them",
+			"peer", p.rec.ID.Short(), "last_accepted", eb.LastSeq)
+	}
+}
+
+// maxSkipSeq bounds how far a peer can move this node's send counter.
+const maxSkipSeq = 1 << 62
 
 // acceptSeq checks and records the sequence number of a message from p.
 // Before a command runs, the new value is saved.
