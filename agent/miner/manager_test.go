@@ -341,13 +341,29 @@ func TestFatalLineFailsForGood(t *testing.T) {
 
 func TestKilledMinerRestarts(t *testing.T) {
 	e := newEnv(t, nil)
-	bin := agenttest.FakeMiner(t, agenttest.FakeScenario{Lines: []agenttest.FakeLine{{Text: "accepted 5"}}, RunFor: time.Minute})
+	bin := agenttest.FakeMiner(t, agenttest.FakeScenario{Lines: []agenttest.FakeLine{{Text: "pool 127.0.0.1:3333"}, {Text: "hashrate 99"}, {Text: "accepted 5"}}, RunFor: time.Minute})
 	info, err := e.start(t, bin, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "accepted", func() bool { return get(t, e.m, info.Name).Stats.Accepted != nil })
+	if st := get(t, e.m, info.Name).Stats; st.HashrateHS == nil || st.PoolConnected == nil {
+		t.Fatalf("running stats: %+v", st)
+	}
+	var crashed miner.Info
+	sub := e.m.Bus().Subscribe(16, func(ev *miner.Event) bool { return ev.Type == miner.EventMinerCrashed })
+	defer sub.Close()
 	syscall.Kill(info.PID, syscall.SIGKILL)
+	select {
+	case ev := <-sub.C:
+		crashed = *ev.Info
+	case <-time.After(10 * time.Second):
+		t.Fatal("no crash event")
+	}
+	// While it waits to restart, it hashes nothing; its shares stay told.
+	if st := crashed.Stats; st.HashrateHS != nil || st.PoolConnected != nil || st.Accepted == nil || *st.Accepted != 5 {
+		t.Fatalf("stats of the crashed miner: %+v", st)
+	}
 	waitFor(t, 10*time.Second, "restart", func() bool {
 		i := get(t, e.m, info.Name)
 		return i.Restarts == 1 && i.State == miner.StateRunning && i.PID != info.PID

@@ -453,8 +453,9 @@ func (s *supervisor) recordExit(ex proc.Exit) {
 	s.mu.info.State = StateCrashed
 	s.mu.info.PID = 0
 	s.mu.info.Message = e.Cause
-	snap := s.infoLocked()
 	sess := s.sessionLocked(ex, e)
+	s.mu.info.Stats = endedStats(s.mu.info.Stats)
+	snap := s.infoLocked()
 	s.mu.Unlock()
 	s.saveSession(sess)
 	s.log.Warn("miner exited", "cause", e.Cause, "uptime_s", e.UptimeS)
@@ -477,6 +478,7 @@ func (s *supervisor) recordStop(ex proc.Exit) {
 		s.mu.info.LastExit = &e
 		sess = s.sessionLocked(ex, e)
 	}
+	s.mu.info.Stats = endedStats(s.mu.info.Stats)
 	s.mu.info.State = StateStopped
 	s.mu.info.PID = 0
 	s.mu.info.Message = ""
@@ -486,6 +488,16 @@ func (s *supervisor) recordStop(ex proc.Exit) {
 	s.saveSession(sess)
 	s.log.Info("miner stopped")
 	s.m.bus.Publish(Event{Type: EventMinerStopped, Miner: s.name, State: StateStopped, Cause: "stopped by request", Info: &snap})
+}
+
+// endedStats keeps, of the stats of a process that ended, what stays true
+// of it (its shares, pool, algorithm, version, best hashrate) and drops
+// the live readings: a miner waiting to restart hashes nothing and is
+// connected to no pool, and its API, metrics and status must not say it
+// does.
+func endedStats(st abi.Stats) abi.Stats {
+	return abi.Stats{HashrateMaxHS: st.HashrateMaxHS, Accepted: st.Accepted, Rejected: st.Rejected, Stale: st.Stale,
+		LastRejectReason: st.LastRejectReason, Pool: st.Pool, Algorithm: st.Algorithm, Version: st.Version}
 }
 
 func exitOf(ex proc.Exit) Exit {
