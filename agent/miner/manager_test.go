@@ -350,6 +350,10 @@ func TestKilledMinerRestarts(t *testing.T) {
 	if st := get(t, e.m, info.Name).Stats; st.HashrateHS == nil || st.PoolConnected == nil {
 		t.Fatalf("running stats: %+v", st)
 	}
+	before, err := e.m.Logs(info.Name, miner.LogQuery{})
+	if err != nil || len(before) == 0 {
+		t.Fatalf("logs of the first process: %v %v", before, err)
+	}
 	var crashed miner.Info
 	sub := e.m.Bus().Subscribe(16, func(ev *miner.Event) bool { return ev.Type == miner.EventMinerCrashed })
 	defer sub.Close()
@@ -372,6 +376,13 @@ func TestKilledMinerRestarts(t *testing.T) {
 	if i.LastExit == nil || i.LastExit.Signal != "SIGKILL" || i.LastExit.Cause != "killed by SIGKILL" {
 		t.Fatalf("last exit %+v", i.LastExit)
 	}
+	// The new process's lines follow the old one's: a reader following
+	// with since misses none of them.
+	last := before[len(before)-1].Seq
+	waitFor(t, 5*time.Second, "the new process's lines after the old one's", func() bool {
+		after, err := e.m.Logs(info.Name, miner.LogQuery{Since: last})
+		return err == nil && len(after) >= 3 && after[0].Seq == last+1
+	})
 }
 
 // Miners left running by an agent that went away are found by the next

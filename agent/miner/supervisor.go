@@ -226,6 +226,12 @@ func (s *supervisor) launch(ctx context.Context) error {
 	for k, v := range cmd.Env {
 		env = append(env, k+"="+v)
 	}
+	var firstSeq uint64 // the miner's lines are numbered across its processes
+	s.mu.Lock()
+	if prev := s.mu.proc; prev != nil {
+		firstSeq = prev.LastSeq()
+	}
+	s.mu.Unlock()
 	p, err := proc.Start(ctx, proc.Spec{
 		Path:      binary,
 		Args:      cmd.Args,
@@ -234,6 +240,7 @@ func (s *supervisor) launch(ctx context.Context) error {
 		Files:     files,
 		RingBytes: s.m.cfg.RingBytes,
 		Grace:     s.m.cfg.StopGrace,
+		FirstSeq:  firstSeq,
 		OnLines:   s.onLines,
 		// A chatty miner is read, and its lines parsed, in gulps of
 		// LineBatchDelay: one wakeup and one adapter call per gulp.

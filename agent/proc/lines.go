@@ -29,7 +29,7 @@ func (s Stream) String() string {
 // Line is one line of a process's output.
 type Line struct {
 	// Seq increases by one for each line of the process, across both
-	// streams, starting at 1.
+	// streams, starting at Spec.FirstSeq+1.
 	Seq uint64
 	// Time is when the agent read the line.
 	Time   time.Time

@@ -70,6 +70,11 @@ type Spec struct {
 	// Grace is how long Stop waits after SIGTERM before SIGKILL; 0 means
 	// DefaultGrace.
 	Grace time.Duration
+	// FirstSeq is the Seq before the process's first line (0: lines are
+	// numbered from 1). A supervisor passes the last Seq of the previous
+	// process of the same miner, so that a reader following its output
+	// with since=SEQ sees the lines of the next process too.
+	FirstSeq uint64
 	// OnLines, if set, receives the lines of each read as a batch, on a
 	// goroutine of the Process (off the read path), never concurrently with
 	// itself. It may do bounded work, such as one adapter parse call of at
@@ -297,6 +302,7 @@ func start(ctx context.Context, spec Spec) (_ *Process, err error) {
 		done:         make(chan struct{}),
 	}
 	p.mu.ring.limit = spec.RingBytes
+	p.mu.nextSeq = spec.FirstSeq
 	// Not reaped yet (wait has not started), so /proc/<pid>/stat exists.
 	p.startTicks, _ = StartTicks(p.pid)
 
@@ -356,6 +362,13 @@ func (p *Process) Lines(n int, sinceSeq uint64) []Line {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.mu.ring.lines(n, sinceSeq)
+}
+
+// LastSeq is the Seq of the latest line (FirstSeq before any).
+func (p *Process) LastSeq() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.mu.nextSeq
 }
 
 // Stats returns the output counters.
