@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -499,4 +500,48 @@ func TestTermSafe(t *testing.T) {
 			t.Errorf("termSafe(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// TestAutostartAfterServing: the API answers while autostart runs. A miner
+// whose binary never prints a version costs a 10 s version probe at each
+// start; an agent restarting with it in its autostart set serves at once.
+func TestAutostartAfterServing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two 10 s version probes; skipped with -short")
+	}
+	bin := filepath.Join(t.TempDir(), "silent-miner")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\nexec sleep 120\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	srv, api := testServer(t, nil)
+	start := map[string]any{"type": "xmrig", "name": "silent", "binary": bin,
+		"profile": map[string]any{"algo": "rx/0", "pools": []map[string]any{{"url": "stratum+tcp://127.0.0.1:1", "user": "w"}}}}
+	var info miner.Info
+	if code := api.do("POST", "/miners", start, &info); code != http.StatusCreated {
+		t.Fatalf("start: %d %+v", code, info)
+	}
+	cfg := srv.cfg
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	again, err := startServer(t.Context(), cfg, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Fatalf("the agent took %v to serve: autostart held it up", d)
+	}
+	api2 := &apiClient{t: t, base: again.URL()}
+	if code := api2.do("GET", "/health", nil, nil); code != http.StatusOK {
+		t.Fatalf("health: %d", code)
+	}
+	eventually(t, 30*time.Second, func() string {
+		var now miner.Info
+		if code := api2.do("GET", "/miners/silent", nil, &now); code != http.StatusOK || now.State != miner.StateRunning {
+			return fmt.Sprintf("silent: %d %s", code, now.State)
+		}
+		return ""
+	})
 }

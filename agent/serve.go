@@ -296,9 +296,6 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		log.Warn("stopped miners left running by a previous agent", "miners", strings.Join(names, ","))
 	}
 	s.wg.Go(func() { s.manager.Run(bg) })
-	if started, err := s.manager.Autostart(bg); len(started) > 0 || err != nil {
-		log.Info("autostart", "started", strings.Join(started, ","), "err", err)
-	}
 	profiles := miner.NewProfiles(s.store, s.catalog, uuid.NewString, nil)
 
 	if cfg.NodeRole == "" {
@@ -339,6 +336,14 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		s.addrWritten = true
 	}
 	log.Info("serving", "addr", s.Addr(), "prefix", cfg.APIPrefix, "data_dir", cfg.DataDir)
+	// Autostart once the API answers: a start can take seconds (a version
+	// probe, a slow miner), and health checks and the CLI must not wait
+	// for all of them.
+	s.wg.Go(func() {
+		if started, err := s.manager.Autostart(bg); len(started) > 0 || err != nil {
+			log.Info("autostart", "started", strings.Join(started, ","), "err", err)
+		}
+	})
 	return s, nil
 }
 
