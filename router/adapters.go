@@ -52,7 +52,7 @@ func (a *API) addAdapter(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 	}
 	wasm, fixtures := b, []byte(nil)
 	if mt == "multipart/form-data" {
-		if wasm, fixtures, err = a.adapterParts(b, params["boundary"]); err != nil {
+		if wasm, fixtures, err = adapterParts(b, params["boundary"]); err != nil {
 			return err
 		}
 	}
@@ -77,7 +77,7 @@ type adapterUpload struct {
 
 // adapterParts reads the "module" and "fixtures" parts of a multipart
 // upload.
-func (a *API) adapterParts(body []byte, boundary string) (wasm, fixtures []byte, err error) {
+func adapterParts(body []byte, boundary string) (wasm, fixtures []byte, err error) {
 	bad := func(msg string) error {
 		return apiError(http.StatusBadRequest, CodeBadRequest, "multipart upload: "+msg)
 	}
