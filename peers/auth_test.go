@@ -136,14 +136,23 @@ func TestRolesEnforced(t *testing.T) {
 		t.Fatalf("observer's role changed: %+v", pi)
 	}
 
-	// A controller-only node accepts at most observer requests, whatever
-	// role its peer has.
+	// A controller-only node grants at most observer (a "controller" peer
+	// would be listed as one and act as an observer), and accepts at most
+	// observer requests, whatever role a stored record says.
 	if _, err := w.RemoteStop(ctx, ctl.ID().String(), "anything"); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("stop on a node that granted nothing: %v", err)
 	}
-	if _, err := ctl.Approve(ctx, w.ID().String(), RoleController); err != nil {
+	if _, err := ctl.Approve(ctx, w.ID().String(), RoleController); !errors.Is(err, ErrInvalidRole) {
+		t.Fatalf("a controller-only node granting controller: %v", err)
+	}
+	if _, err := ctl.Invite(RoleController); !errors.Is(err, ErrInvalidRole) {
+		t.Fatalf("a controller-only node inviting a controller: %v", err)
+	}
+	if _, err := ctl.Approve(ctx, w.ID().String(), RoleObserver); err != nil {
 		t.Fatal(err)
 	}
+	ctl.setRoleForTest(w.ID(), RoleController) // a record from before the rule
+	waitFor(t, 5*time.Second, "the worker reconnects", func() bool { return w.connectedTo(ctl.ID()) })
 	if _, err := w.RemoteStop(ctx, ctl.ID().String(), "anything"); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("stop on a controller-only node: %v", err)
 	}

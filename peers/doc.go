@@ -103,7 +103,8 @@
 //     (get_stats, get_logs), controller (also start, stop and restart
 //     miners, by a profile id stored on this node or an inline profile its
 //     adapter validates; never a binary path), or none (connect and ping).
-//     A controller-only node (NodeController) accepts at most observer
+//     A controller-only node (NodeController) grants at most observer
+//     (Invite and Approve refuse more) and accepts at most observer
 //     requests. Admin — changing the allow-list, making invites — exists
 //     only on the rig itself through the local CLI or REST API; no message
 //     from a peer can do it.

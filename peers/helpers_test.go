@@ -308,3 +308,11 @@ func auditHas(s *MemStore, who, action, result string) bool {
 	}
 	return false
 }
+
+// setRoleForTest changes a peer's role in memory only, as a record stored
+// before a rule changed would have it.
+func (tn *testNode) setRoleForTest(id NodeID, r Role) {
+	tn.mu.Lock()
+	defer tn.mu.Unlock()
+	tn.peers[id].rec.Role = r
+}

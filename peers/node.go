@@ -830,9 +830,23 @@ const auditBurst = 20
 
 // Invite makes a single-use invite granting role to whoever redeems it
 // within InviteTTL (10 minutes). Open invites live in memory only.
-func (n *Node) Invite(role Role) (Invite, error) {
+// checkGrant refuses a role this node cannot grant: an unknown one, or
+// more than its node role lets peers have (a controller-only node takes
+// no commands, so a "controller" peer would be an observer that the
+// listing called controller).
+func (n *Node) checkGrant(role Role) error {
 	if !role.grantable() {
-		return Invite{}, fmt.Errorf("%w: %q (want none, observer or controller)", ErrInvalidRole, role)
+		return fmt.Errorf("%w: %q (want none, observer or controller)", ErrInvalidRole, role)
+	}
+	if c := n.cfg.Role.cap(); role.rank() > c.rank() {
+		return fmt.Errorf("%w: this node is %s-only and grants at most %s (run it with --node-role dual to take commands)", ErrInvalidRole, n.cfg.Role, c)
+	}
+	return nil
+}
+
+func (n *Node) Invite(role Role) (Invite, error) {
+	if err := n.checkGrant(role); err != nil {
+		return Invite{}, err
 	}
 	if n.ln == nil {
 		return Invite{}, ErrNoListener
@@ -1304,8 +1318,8 @@ func (n *Node) AddPeer(ctx context.Context, address, code string) (PeerInfo, err
 // Approve allows a pending node with role, or changes the role of a known
 // peer (live sessions use the new role from their next request).
 func (n *Node) Approve(ctx context.Context, id string, role Role) (PeerInfo, error) {
-	if !role.grantable() {
-		return PeerInfo{}, fmt.Errorf("%w: %q (want none, observer or controller)", ErrInvalidRole, role)
+	if err := n.checkGrant(role); err != nil {
+		return PeerInfo{}, err
 	}
 	nid, err := n.resolve(id)
 	if err != nil {
