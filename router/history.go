@@ -28,10 +28,10 @@ func parseWhen(s string, now time.Time, name string) (time.Time, error) {
 		return t, nil
 	}
 	d, err := parseDuration(s)
-	if err != nil {
+	if err != nil || d < 0 {
 		return time.Time{}, apiError(http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("%s %q: want an RFC 3339 time (2024-05-01T12:00:00Z) or a duration back from now (24h, 7d)", name, s))
 	}
-	return now.Add(-d.Abs()), nil
+	return now.Add(-d), nil
 }
 
 // parseDuration is time.ParseDuration plus whole days ("7d").

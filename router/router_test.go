@@ -209,6 +209,7 @@ func TestBadInput(t *testing.T) {
 		{"syntax error", "POST", "/miners", `{"type" "xmrig"}`, nil, 400, CodeInvalidJSON, "invalid JSON at byte"},
 		{"empty body", "POST", "/miners", ``, nil, 400, CodeInvalidJSON, "empty"},
 		{"two values", "POST", "/miners", `{"type":"xmrig"} {}`, nil, 400, CodeInvalidJSON, "more than one value"},
+		{"negative since", "GET", "/history/miners/cpu/hashrate?since=-5m", "", nil, 400, CodeBadRequest, "duration back from now"},
 		{"history of nothing", "GET", "/history/miners/nohistory/hashrate", "", nil, 404, CodeNotFound, "nohistory"},
 		{"two objects", "POST", "/miners/cpu/stdin", `{"input":"h"} {"input":"p"}`, nil, 400, CodeInvalidJSON, "more than one value"},
 		{"wrong type", "POST", "/miners", `{"type":42}`, nil, 400, CodeInvalidJSON, "field type: got JSON number, want string"},

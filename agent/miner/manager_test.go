@@ -357,6 +357,8 @@ func TestKilledMinerRestarts(t *testing.T) {
 	var crashed miner.Info
 	sub := e.m.Bus().Subscribe(16, func(ev *miner.Event) bool { return ev.Type == miner.EventMinerCrashed })
 	defer sub.Close()
+	starts := e.m.Bus().Subscribe(16, func(ev *miner.Event) bool { return ev.Type == miner.EventMinerStarted })
+	defer starts.Close()
 	syscall.Kill(info.PID, syscall.SIGKILL)
 	select {
 	case ev := <-sub.C:
@@ -364,9 +366,19 @@ func TestKilledMinerRestarts(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no crash event")
 	}
-	// While it waits to restart, it hashes nothing; its shares stay told.
-	if st := crashed.Stats; st.HashrateHS != nil || st.PoolConnected != nil || st.Accepted == nil || *st.Accepted != 5 {
-		t.Fatalf("stats of the crashed miner: %+v", st)
+	// While it waits to restart, it hashes nothing and has no uptime; its
+	// shares stay told.
+	if st := crashed.Stats; st.HashrateHS != nil || st.PoolConnected != nil || st.Accepted == nil || *st.Accepted != 5 || crashed.StartedAt != nil {
+		t.Fatalf("the crashed miner: %+v", crashed)
+	}
+	// The restarted process's miner_started already counts the restart.
+	select {
+	case ev := <-starts.C:
+		if ev.Info.Restarts != 1 {
+			t.Fatalf("miner_started of the restart says %d restarts", ev.Info.Restarts)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no miner_started after the crash")
 	}
 	waitFor(t, 10*time.Second, "restart", func() bool {
 		i := get(t, e.m, info.Name)

@@ -269,6 +269,9 @@ func (s *supervisor) launch(ctx context.Context) error {
 	s.mu.shares = nil
 	s.mu.wd.launched(s.m.clock.Now())
 	i := &s.mu.info
+	if s.mu.launch > 1 {
+		i.Restarts++ // before miner_started, which reports it
+	}
 	i.PID = p.Pid()
 	i.StartedAt = &started
 	i.Binary = binary
@@ -409,7 +412,6 @@ func (s *supervisor) restartLoop(ran time.Duration) bool {
 		err := s.launch(s.ctx)
 		if err == nil {
 			s.mu.Lock()
-			s.mu.info.Restarts++
 			snap := s.infoLocked()
 			s.mu.Unlock()
 			s.m.bus.Publish(Event{Type: EventMinerRestarted, Miner: s.name, State: StateRunning, Cause: lastCause(snap), Info: &snap})
@@ -458,7 +460,7 @@ func (s *supervisor) recordExit(ex proc.Exit) {
 	}
 	s.mu.info.LastExit = &e
 	s.mu.info.State = StateCrashed
-	s.mu.info.PID = 0
+	s.mu.info.PID, s.mu.info.StartedAt = 0, nil
 	s.mu.info.Message = e.Cause
 	sess := s.sessionLocked(ex, e)
 	s.mu.info.Stats = endedStats(s.mu.info.Stats)
