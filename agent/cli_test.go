@@ -12,12 +12,14 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rigd/rigd/agent/agenttest"
 	"github.com/rigd/rigd/agent/miner"
 	"github.com/rigd/rigd/router"
+	"github.com/rigd/rigd/sdk/abi"
 )
 
 func TestMain(m *testing.M) {
@@ -433,7 +435,8 @@ func TestSecondAgentRefused(t *testing.T) {
 }
 
 // TestGracefulShutdown: Close returns promptly with an event stream open
-// and an in-flight request finishing, and the address file is removed.
+// and an in-flight request finishing, the stream sees the miner stop
+// before it ends, and the address file is removed.
 func TestGracefulShutdown(t *testing.T) {
 	cfg := serveConfig{Listen: "127.0.0.1:0", DataDir: t.TempDir(), APIPrefix: router.DefaultPrefix, StopMinersOnExit: true, PollInterval: time.Second}
 	shareWasmCache(t, cfg.DataDir)
@@ -442,10 +445,23 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, _ := router.NewClient(srv.URL(), "", nil)
+	fake := agenttest.FakeMiner(t, agenttest.FakeScenario{Banner: []string{" * ABOUT        XMRig/6.16.0 gcc/5.4.0"}, RunFor: time.Minute, TERM: "exit"})
+	if _, err := c.StartMiner(t.Context(), miner.StartRequest{Type: "xmrig", Name: "m", Binary: fake,
+		Profile: abi.Profile{Algo: "rx/0", Pools: []abi.Pool{{URL: "stratum+tcp://127.0.0.1:1", User: "w"}}}}); err != nil {
+		t.Fatal(err)
+	}
 	ectx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	got := make(chan error, 1)
-	go func() { got <- c.Events(ectx, nil, func(router.StreamEvent) error { return nil }) }()
+	var stopped atomic.Bool
+	go func() {
+		got <- c.Events(ectx, nil, func(e router.StreamEvent) error {
+			if e.Type == miner.EventMinerStopped && e.Miner == "m" {
+				stopped.Store(true)
+			}
+			return nil
+		})
+	}()
 	time.Sleep(200 * time.Millisecond)
 	start := time.Now()
 	if err := srv.Close(); err != nil {
@@ -461,6 +477,9 @@ func TestGracefulShutdown(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the event stream is still open after Close")
+	}
+	if !stopped.Load() {
+		t.Fatal("the event stream ended before it told the miner stopped")
 	}
 	if _, err := os.Stat(filepath.Join(cfg.DataDir, "agent.addr")); !os.IsNotExist(err) {
 		t.Fatalf("agent.addr left behind: %v", err)

@@ -355,6 +355,13 @@ func (s *server) Addr() string { return s.ln.Addr().String() }
 func (s *server) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
+		// The miners first, while the API still serves: event streams
+		// see them stop (or detach), and requests meanwhile get 503.
+		if s.manager != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			errs = append(errs, s.manager.Close(ctx, s.cfg.StopMinersOnExit))
+			cancel()
+		}
 		if s.http != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			if err := s.http.Shutdown(ctx); err != nil {
@@ -369,11 +376,6 @@ func (s *server) Close() error {
 		}
 		if s.node != nil {
 			errs = append(errs, s.node.Close())
-		}
-		if s.manager != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			errs = append(errs, s.manager.Close(ctx, s.cfg.StopMinersOnExit))
-			cancel()
 		}
 		if s.cancel != nil {
 			s.cancel()
