@@ -344,7 +344,10 @@ func (c *Catalog) publish(path string, m *Module, wasm []byte, keepHistory bool)
 		}
 	}
 	old := e.dropin
-	if keepHistory {
+	// History holds what rollback can go back to: the previous drop-in,
+	// or the built-in; the first drop-in of a name no built-in has has
+	// nothing before it (going "back" would delete the adapter).
+	if keepHistory && (old != nil || e.builtin != nil) {
 		e.history = append(e.history, generation{source: sourceOf(old), wasm: e.dropinWasm})
 		if len(e.history) > maxHistory {
 			e.history = e.history[len(e.history)-maxHistory:]

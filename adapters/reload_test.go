@@ -434,3 +434,27 @@ func TestOnCallNames(t *testing.T) {
 		t.Fatalf("OnCall names: %v", names)
 	}
 }
+
+// TestRollbackFirstDropIn: the first drop-in of a name no built-in has
+// has nothing to roll back to; a rollback says so and keeps it (it used
+// to delete the adapter, then answer not found).
+func TestRollbackFirstDropIn(t *testing.T) {
+	dir := t.TempDir()
+	c := newTestCatalog(t, dir, nil)
+	wasm, err := os.ReadFile(filepath.Join("..", "testdata", "wat-adapter", "simple.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Install(context.Background(), wasm, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Rollback(context.Background(), "simple"); !errors.Is(err, ErrNoGeneration) {
+		t.Fatalf("rollback of a first drop-in: %v, want ErrNoGeneration", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "simple.wasm")); err != nil {
+		t.Fatalf("the rollback removed the file: %v", err)
+	}
+	if i := info(t, c, "simple"); i.Status != StatusOK {
+		t.Fatalf("simple after the refused rollback: %+v", i)
+	}
+}
