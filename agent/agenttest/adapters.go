@@ -73,7 +73,13 @@ func (f *FakeAdapters) BuildCommand(_ context.Context, typ string, req abi.Build
 		return abi.Command{}, &abi.Error{Code: abi.CodeInvalidProfile, Message: "the fake adapter rejects algo \"reject\""}
 	}
 	port := strconv.Itoa(req.Instance.APIPort)
+	var files []abi.File
+	var file string // the option "file": a file the command asks for
+	if raw, ok := req.Profile.Options["file"]; ok && json.Unmarshal(raw, &file) == nil {
+		files = append(files, abi.File{Path: file, Content: "x"})
+	}
 	return abi.Command{
+		Files: files,
 		Args: append([]string{"--http-port=" + port, "--http-access-token=" + req.Instance.APIToken}, req.Profile.ExtraArgs...),
 		API: []abi.Endpoint{{
 			Name: "stats", Kind: abi.APIHTTPJSON, URL: "http://127.0.0.1:" + port + "/stats",

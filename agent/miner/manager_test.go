@@ -198,6 +198,9 @@ func TestBadStartRequests(t *testing.T) {
 		{"name -x", func(r *miner.StartRequest) { r.Name = "-x" }, func(err error) bool { return errors.Is(err, miner.ErrInvalidName) }},
 		{"name x;y", func(r *miner.StartRequest) { r.Name = "x;y" }, func(err error) bool { return errors.Is(err, miner.ErrInvalidName) }},
 		{"name available", func(r *miner.StartRequest) { r.Name = miner.ReservedName }, func(err error) bool { return errors.Is(err, miner.ErrInvalidName) }},
+		{"file over the pid record", func(r *miner.StartRequest) {
+			r.Profile.Options = map[string]abi.RawMessage{"file": abi.RawMessage(`"rigd-pid.json/x"`)}
+		}, func(err error) bool { return err != nil && strings.Contains(err.Error(), "rigd-") }},
 		{"watchdog share_probability 1", func(r *miner.StartRequest) { r.Watchdog = &miner.WatchdogConfig{ShareProbability: 1} }, func(err error) bool {
 			return errors.Is(err, miner.ErrInvalidInput) && strings.Contains(err.Error(), "share_probability")
 		}},

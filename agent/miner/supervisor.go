@@ -220,6 +220,12 @@ func (s *supervisor) launch(ctx context.Context) error {
 	}
 	files := make([]proc.File, len(cmd.Files))
 	for i, f := range cmd.Files {
+		// The host's own files in the directory (the PID record that keeps
+		// an agent crash from leaving two copies of a miner) are not the
+		// adapter's to shadow.
+		if first, _, _ := strings.Cut(filepath.ToSlash(f.Path), "/"); strings.HasPrefix(first, "rigd-") {
+			return permanent(fmt.Errorf("start miner %q: the adapter asked for the file %q: names starting with rigd- are the agent's", s.name, f.Path))
+		}
 		files[i] = proc.File{Path: f.Path, Content: []byte(f.Content), Mode: fs.FileMode(f.Mode)}
 	}
 	env := minerEnv(os.Environ())
