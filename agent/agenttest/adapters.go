@@ -80,7 +80,7 @@ func (f *FakeAdapters) BuildCommand(_ context.Context, typ string, req abi.Build
 	}
 	return abi.Command{
 		Files: files,
-		Args: append([]string{"--http-port=" + port, "--http-access-token=" + req.Instance.APIToken}, req.Profile.ExtraArgs...),
+		Args:  append([]string{"--http-port=" + port, "--http-access-token=" + req.Instance.APIToken}, req.Profile.ExtraArgs...),
 		API: []abi.Endpoint{{
 			Name: "stats", Kind: abi.APIHTTPJSON, URL: "http://127.0.0.1:" + port + "/stats",
 			Headers: map[string]string{"Authorization": "Bearer " + req.Instance.APIToken},
