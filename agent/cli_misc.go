@@ -366,7 +366,7 @@ func runSystemdUnit(c *cli, args []string) error {
 	if sfs.NArg() > 0 {
 		return usagef("serve takes no arguments, got %q", sfs.Arg(0))
 	}
-	if err := cfg.checkDurations(); err != nil {
+	if err := cfg.check(); err != nil {
 		return err
 	}
 	for _, a := range serveArgs {

@@ -94,7 +94,7 @@ func TestSystemdUnit(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 	// Bad serve flags are refused as `rigd serve` would.
-	for _, bad := range [][]string{{"--nope"}, {"--poll-interval", "often"}, {"--poll-interval", "0s"}, {"--retention-raw", "-1h"}, {"extra"}, {"--data-dir", "relative"}, {"--user", "a b"}} {
+	for _, bad := range [][]string{{"--nope"}, {"--poll-interval", "often"}, {"--poll-interval", "0s"}, {"--retention-raw", "-1h"}, {"--adapter-digest", "nothex"}, {"extra"}, {"--data-dir", "relative"}, {"--user", "a b"}} {
 		if code, _, errs := run(t.Context(), append([]string{"systemd-unit"}, bad...)...); code != 2 || strings.Count(errs, "\n") != 1 {
 			t.Errorf("systemd-unit %v: exit %d, stderr %q", bad, code, errs)
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rigd/rigd/agent/agenttest"
 	"github.com/rigd/rigd/agent/miner"
+	"github.com/rigd/rigd/kv"
 	"github.com/rigd/rigd/router"
 	"github.com/rigd/rigd/sdk/abi"
 )
@@ -404,10 +405,10 @@ func TestTokenFile(t *testing.T) {
 	}
 }
 
-// TestServeBadDurations: a duration the agent cannot work with is a usage
-// error, not silently the default.
+// TestServeBadDurations: a duration the agent cannot work with, or a
+// digest that is not one, is a usage error, not silently the default.
 func TestServeBadDurations(t *testing.T) {
-	for _, bad := range [][]string{{"--poll-interval", "0s"}, {"--poll-interval", "-5s"}, {"--adapters-watch", "-1s"}} {
+	for _, bad := range [][]string{{"--poll-interval", "0s"}, {"--poll-interval", "-5s"}, {"--adapters-watch", "-1s"}, {"--adapter-digest", "abc"}} {
 		args := append([]string{"serve", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0"}, bad...)
 		if code, _, errs := run(t.Context(), args...); code != 2 || !strings.Contains(errs, bad[0]) || strings.Count(errs, "\n") != 1 {
 			t.Errorf("serve %v: exit %d, stderr %q", bad, code, errs)
@@ -563,4 +564,12 @@ func TestAutostartAfterServing(t *testing.T) {
 		}
 		return ""
 	})
+}
+
+func TestAdapterDigestCase(t *testing.T) {
+	upper := strings.Repeat("AB", 32)
+	cfg := serveConfig{PollInterval: time.Second, Retention: kv.DefaultRetention, AdapterDigests: []string{upper}}
+	if err := cfg.check(); err != nil || cfg.AdapterDigests[0] != strings.ToLower(upper) {
+		t.Fatalf("an upper-case digest (as Get-FileHash prints it): %v %q", err, cfg.AdapterDigests)
+	}
 }

@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -78,15 +80,24 @@ func runServe(c *cli, args []string) error {
 	if err := exactArgs(args, 0, "no arguments"); err != nil {
 		return err
 	}
-	if err := cfg.checkDurations(); err != nil {
+	if err := cfg.check(); err != nil {
 		return err
 	}
 	return serve(c, *cfg)
 }
 
-// checkDurations refuses durations the agent cannot work with (a zero
-// poll interval was taken as the default, silently).
-func (cfg *serveConfig) checkDurations() error {
+// check refuses flag values the agent cannot work with (a zero poll
+// interval was taken as the default, silently) and puts the adapter
+// digests in the form the catalog compares (lower-case hex, as sha256sum
+// prints them; Get-FileHash prints upper case).
+func (cfg *serveConfig) check() error {
+	for i, d := range cfg.AdapterDigests {
+		d = strings.ToLower(strings.TrimSpace(d))
+		if b, err := hex.DecodeString(d); err != nil || len(b) != sha256.Size {
+			return usagef("--adapter-digest %q: want a SHA-256 digest, 64 hex digits", cfg.AdapterDigests[i])
+		}
+		cfg.AdapterDigests[i] = d
+	}
 	for _, d := range []struct {
 		flag   string
 		v, min time.Duration
