@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -456,5 +457,40 @@ func TestRollbackFirstDropIn(t *testing.T) {
 	}
 	if i := info(t, c, "simple"); i.Status != StatusOK {
 		t.Fatalf("simple after the refused rollback: %+v", i)
+	}
+}
+
+// TestGuestLogger: the adapters' own log records go to GuestLogger when
+// one is set (the CLI's replay and test show them), the runtime's to
+// Logger.
+func TestGuestLogger(t *testing.T) {
+	meta := []byte(testMetadataJSON)
+	msg := []byte("hello from the guest")
+	importLog := wimport{"miner_adapter_v1", "log", []byte{tI32, tI32, tI32}, nil}
+	wasm := adapterSpec{
+		imports: []wimport{importLog},
+		calls: map[string][]byte{
+			// log(warn, msg), then the metadata.
+			"adapter_metadata":      cat(i32c(4), i32c(8192), i32c(int32(len(msg))), call(1), writeStatic(0, uint32(len(meta)), 0)),
+			"adapter_build_command": writeStatic(4096, uint32(len(testCommandJSON)), 0),
+		},
+		data: []wdata{{0, meta}, {4096, []byte(testCommandJSON)}, {8192, msg}},
+	}.module().assemble()
+	var guest, host bytes.Buffer
+	rt, err := NewRuntime(context.Background(), Config{
+		Logger:      slog.New(slog.NewTextHandler(&host, nil)),
+		GuestLogger: slog.New(slog.NewTextHandler(&guest, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	m, err := rt.Load(context.Background(), "logger.wasm", wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.close(context.Background())
+	if !strings.Contains(guest.String(), "hello from the guest") || strings.Contains(host.String(), "hello from the guest") {
+		t.Fatalf("guest log %q, runtime log %q", guest.String(), host.String())
 	}
 }

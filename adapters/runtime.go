@@ -68,6 +68,10 @@ type Config struct {
 	CacheDir string
 	// Logger receives guest log records and runtime events.
 	Logger *slog.Logger
+	// GuestLogger receives the adapters' own log records (the ABI's log
+	// call); nil means Logger. The CLI's replay and test tools show them
+	// without the runtime's own messages.
+	GuestLogger *slog.Logger
 	// Deadlines per call; zero fields take DefaultDeadlines.
 	Deadlines Deadlines
 	// PoolSize is the number of idle instances kept per module for
@@ -87,6 +91,7 @@ type Runtime struct {
 	r         wazero.Runtime
 	cache     wazero.CompilationCache
 	log       *slog.Logger
+	guestLog  *slog.Logger
 	deadlines Deadlines
 	poolSize  int
 	onCall    func(adapter, export string, d time.Duration, err error)
@@ -98,6 +103,10 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 	rt := &Runtime{log: cfg.Logger, deadlines: cfg.Deadlines, poolSize: cfg.PoolSize, onCall: cfg.OnCall}
 	if rt.log == nil {
 		rt.log = slog.New(slog.DiscardHandler)
+	}
+	rt.guestLog = cfg.GuestLogger
+	if rt.guestLog == nil {
+		rt.guestLog = rt.log
 	}
 	def := DefaultDeadlines
 	for _, p := range []struct{ dst, d *time.Duration }{
@@ -322,7 +331,7 @@ func hostOutputWrite(ctx context.Context, m api.Module, stack []uint64) {
 func (rt *Runtime) hostLog(ctx context.Context, m api.Module, stack []uint64) {
 	level, ptr, n := slog.Level(api.DecodeI32(stack[0])), api.DecodeU32(stack[1]), api.DecodeU32(stack[2])
 	cs := stateOf(ctx)
-	if cs == nil || !rt.log.Enabled(ctx, level) {
+	if cs == nil || !rt.guestLog.Enabled(ctx, level) {
 		return
 	}
 	if cs.logs++; cs.logs > maxLogsPerCall {
@@ -336,11 +345,11 @@ func (rt *Runtime) hostLog(ctx context.Context, m api.Module, stack []uint64) {
 		cs.oob = true
 		return
 	}
-	rt.log.Log(ctx, level, string(b), "adapter", cs.mod.label())
+	rt.guestLog.Log(ctx, level, string(b), "adapter", cs.mod.label())
 }
 
 func (rt *Runtime) hostLogEnabled(ctx context.Context, _ api.Module, stack []uint64) {
-	if rt.log.Enabled(ctx, slog.Level(api.DecodeI32(stack[0]))) {
+	if rt.guestLog.Enabled(ctx, slog.Level(api.DecodeI32(stack[0]))) {
 		stack[0] = 1
 	} else {
 		stack[0] = 0

@@ -217,7 +217,7 @@ func runInstall(c *cli, args []string) error {
 
 // localInstall installs without an agent, into dataDir.
 func localInstall(ctx context.Context, c *cli, dataDir, typ, version, from string, bar *progressBar) (router.InstalledMiner, error) {
-	env, err := openAdapters(ctx, dataDir, "")
+	env, err := openAdapters(ctx, dataDir, "", nil)
 	if err != nil {
 		return router.InstalledMiner{}, err
 	}

@@ -48,14 +48,9 @@ func (e *adapterEnv) close(ctx context.Context) {
 	e.rt.Close(ctx)
 }
 
-// openAdapters opens the wazero runtime (with the data dir's compilation
-// cache when the data dir exists) and loads the catalog.
-func openAdapters(ctx context.Context, dataDir, adaptersDir string) (*adapterEnv, error) {
-	cfg := adapters.Config{}
-	if fi, err := os.Stat(dataDir); err == nil && fi.IsDir() {
-		cfg.CacheDir = layout{dataDir}.wasmCache()
-	}
-	rt, err := adapters.NewRuntime(ctx, cfg)
+// openAdapters opens a runtime (see fileRuntime) and loads the catalog.
+func openAdapters(ctx context.Context, dataDir, adaptersDir string, guestLog io.Writer) (*adapterEnv, error) {
+	rt, err := fileRuntime(ctx, dataDir, guestLog)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +79,7 @@ func runAdaptersList(c *cli, args []string) error {
 	if err := exactArgs(args, 0, "no arguments"); err != nil {
 		return err
 	}
-	env, err := openAdapters(c.ctx, *dataDir, *dir)
+	env, err := openAdapters(c.ctx, *dataDir, *dir, nil)
 	if err != nil {
 		return err
 	}
@@ -117,7 +112,7 @@ func runAdaptersValidate(c *cli, args []string) error {
 		return err
 	}
 	ctx := c.ctx
-	rt, err := fileRuntime(ctx, *dataDir)
+	rt, err := fileRuntime(ctx, *dataDir, nil) // the verdict is one line
 	if err != nil {
 		return err
 	}
@@ -134,14 +129,23 @@ func runAdaptersValidate(c *cli, args []string) error {
 	return nil
 }
 
-// fileRuntime opens a runtime for a command on one module file, with the
-// data dir's compilation cache when the data dir exists (as list and replay
-// do): compiling a Go adapter takes about a second, loading it from the
-// cache a few tens of milliseconds.
-func fileRuntime(ctx context.Context, dataDir string) (*adapters.Runtime, error) {
+// fileRuntime opens a runtime for a CLI command, with the data dir's
+// compilation cache when the data dir exists: compiling a Go adapter takes
+// about a second, loading it from the cache a few tens of milliseconds.
+// The adapters' own log records go to guestLog (nil: nowhere) from
+// RIGD_LOG_LEVEL (default info) up: what an author debugging with replay
+// or test wants to see.
+func fileRuntime(ctx context.Context, dataDir string, guestLog io.Writer) (*adapters.Runtime, error) {
 	cfg := adapters.Config{}
 	if fi, err := os.Stat(dataDir); err == nil && fi.IsDir() {
 		cfg.CacheDir = layout{dataDir}.wasmCache()
+	}
+	if guestLog != nil {
+		l, err := newLogger(guestLog, getenv("RIGD_LOG_LEVEL", "info"), "text")
+		if err != nil {
+			return nil, usagef("RIGD_LOG_LEVEL: %v", err)
+		}
+		cfg.GuestLogger = l
 	}
 	return adapters.NewRuntime(ctx, cfg)
 }
@@ -181,7 +185,7 @@ func runAdaptersReplay(c *cli, args []string) error {
 		return err
 	}
 	ctx := c.ctx
-	env, err := openAdapters(ctx, *dataDir, *dir)
+	env, err := openAdapters(ctx, *dataDir, *dir, c.stderr)
 	if err != nil {
 		return err
 	}
@@ -326,7 +330,7 @@ func runAdaptersTest(c *cli, args []string) error {
 		return err
 	}
 	ctx := c.ctx
-	rt, err := fileRuntime(ctx, *dataDir)
+	rt, err := fileRuntime(ctx, *dataDir, c.stderr)
 	if err != nil {
 		return err
 	}

@@ -73,8 +73,8 @@ const (
 )
 
 // MarkerPrefix is the common prefix of ABI marker exports; a module that
-// exports adapter_abi_v2 but not adapter_abi_v1 declares an ABI this host
-// does not speak.
+// exports adapter_abi_v2 (with or without adapter_abi_v1) declares an ABI
+// this host does not speak and is refused.
 const MarkerPrefix = "adapter_abi_v"
 
 // Call statuses returned by every call export.
