@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -182,12 +183,17 @@ func (pf *profileFlags) watchdogConfig() (*miner.WatchdogConfig, error) {
 		return nil, nil
 	}
 	var wd miner.WatchdogConfig
-	dec := json.NewDecoder(strings.NewReader(pf.watchdog))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&wd); err != nil {
+	if err := decodeStrict([]byte(pf.watchdog), &wd); err != nil {
 		return nil, usagef("--watchdog: %v", err)
 	}
 	return &wd, nil
+}
+
+// decodeStrict decodes one JSON value, refusing unknown fields.
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
 }
 
 // profile builds the profile: the file, then the flags.
@@ -198,9 +204,7 @@ func (pf *profileFlags) profile() (abi.Profile, error) {
 		if err != nil {
 			return p, err
 		}
-		dec := json.NewDecoder(strings.NewReader(string(b)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&p); err != nil {
+		if err := decodeStrict(b, &p); err != nil {
 			return p, fmt.Errorf("profile file %s: %w", pf.file, err)
 		}
 	}

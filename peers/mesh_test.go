@@ -207,23 +207,22 @@ func TestSequenceAfterRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "paired", func() bool { return c.connectedTo(w.ID()) && w.connectedTo(c.ID()) })
-	// A long-lived pairing: the worker accepted a million messages.
-	c = c.restart(func() {
-		if err := c.store.SaveSeq(ctx, w.ID(), SeqSent, 1_000_000); err != nil {
-			t.Fatal(err)
-		}
-	})
-	waitFor(t, 5*time.Second, "stats before the restore", func() bool {
-		rs, err := c.RemoteStatsOf(ctx, w.ID().String())
-		return err == nil && rs.OK
-	})
-	c = c.restart(func() {
-		if err := c.store.SaveSeq(ctx, w.ID(), SeqSent, 0); err != nil {
-			t.Fatal(err)
-		}
-	})
-	waitFor(t, 10*time.Second, "stats after the restore", func() bool {
-		rs, err := c.RemoteStatsOf(ctx, w.ID().String())
-		return err == nil && rs.OK
-	})
+	// restartWith restarts the controller with its send counter towards
+	// the worker set to sent, and waits for its stats requests to work.
+	restartWith := func(sent uint64, what string, within time.Duration) {
+		t.Helper()
+		c = c.restart(func() {
+			if err := c.store.SaveSeq(ctx, w.ID(), SeqSent, sent); err != nil {
+				t.Fatal(err)
+			}
+		})
+		waitFor(t, within, what, func() bool {
+			rs, err := c.RemoteStatsOf(ctx, w.ID().String())
+			return err == nil && rs.OK
+		})
+	}
+	// A long-lived pairing: the worker accepted a million messages. Then
+	// the controller's store goes back.
+	restartWith(1_000_000, "stats before the restore", 5*time.Second)
+	restartWith(0, "stats after the restore", 10*time.Second)
 }

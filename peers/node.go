@@ -30,7 +30,7 @@ const (
 	DefaultHandshakeTimeout = 5 * time.Second
 	DefaultPingInterval     = 30 * time.Second
 	DefaultIdleTimeout      = 90 * time.Second
-	DefaultRequestTimeout   = 20 * time.Second // below the REST write timeout and the CLI's --timeout (30 s): a hung peer is a 504, not a cut reply
+	DefaultRequestTimeout   = 20 * time.Second // below the REST write timeout and the CLI's --timeout (30 s): a hung peer is an error reply, not a cut one
 	DefaultStatsTimeout     = 5 * time.Second
 	DefaultReconnectMin     = 1 * time.Second
 	DefaultReconnectMax     = 2 * time.Minute

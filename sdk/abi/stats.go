@@ -45,8 +45,7 @@ func (s *Stats) MergeDevice(d *Device) { s.mergeDevice(d, setF) }
 func (s *Stats) mergeDevice(d *Device, setHS func(**float64, *float64)) {
 	for i := range s.Devices {
 		if s.Devices[i].Kind == d.Kind && s.Devices[i].ID == d.ID {
-			s.Devices[i].merge(d)
-			setHS(&s.Devices[i].HashrateHS, d.HashrateHS)
+			s.Devices[i].merge(d, setHS)
 			return
 		}
 	}
@@ -62,10 +61,11 @@ func (s *Stats) mergeDevice(d *Device, setHS func(**float64, *float64)) {
 	})
 }
 
-func (d *Device) merge(p *Device) {
+// merge overlays p's known values onto d, the hashrate with setHS.
+func (d *Device) merge(p *Device, setHS func(**float64, *float64)) {
 	setS(&d.BusID, p.BusID)
 	setS(&d.Name, p.Name)
-	setF(&d.HashrateHS, p.HashrateHS)
+	setHS(&d.HashrateHS, p.HashrateHS)
 	setF(&d.TempC, p.TempC)
 	setF(&d.FanPct, p.FanPct)
 	setF(&d.PowerW, p.PowerW)
@@ -91,7 +91,7 @@ func (s *Stats) Clone() Stats {
 // Clone returns a deep copy of d.
 func (d *Device) Clone() Device {
 	c := Device{ID: d.ID, Kind: d.Kind}
-	c.merge(d)
+	c.merge(d, setF)
 	return c
 }
 
