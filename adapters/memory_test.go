@@ -18,7 +18,7 @@ func newTestMemory(t *testing.T, max uint64) *linearMemory {
 		t.Skip("no anonymous mappings on this OS: wazero keeps linear memory in the Go heap")
 	}
 	var mem *linearMemory
-	lm := memoryAllocator(&mem).Allocate(0, max)
+	lm := memoryAllocator(&mem, 0).Allocate(0, max)
 	if mem == nil || lm != mem {
 		t.Fatalf("allocator made %T, not a mapped memory", lm)
 	}
@@ -166,4 +166,56 @@ func TestSliceMemory(t *testing.T) {
 	if s.buf != nil {
 		t.Error("Free kept the bytes")
 	}
+}
+
+func TestDataEnd(t *testing.T) {
+	seg := func(flags byte, rest ...[]byte) []byte { return cat(append([]byte{flags}, cat(rest...)...)) }
+	vec := func(b []byte) []byte { return append(uleb(uint64(len(b))), b...) }
+	mod := func(segs ...[]byte) []byte {
+		return append([]byte("\x00asm\x01\x00\x00\x00"), section(11, segs)...)
+	}
+	for _, tc := range []struct {
+		name string
+		wasm []byte
+		want uint64
+	}{
+		{"hand-written adapter", goodModule(), 4096 + uint64(len(testCommandJSON))},
+		{"highest segment first", mod(seg(0, i32c(70000), []byte{0x0b}, vec([]byte("ab"))), seg(0, i32c(16), []byte{0x0b}, vec([]byte("c")))), 70002},
+		{"passive segments are not written", mod(seg(1, vec(make([]byte, 9000))), seg(0, i32c(8), []byte{0x0b}, vec([]byte("x")))), 9},
+		{"explicit memory 0", mod(seg(2, uleb(0), i32c(100), []byte{0x0b}, vec([]byte("xyz")))), 103},
+		{"offset from a global", mod(seg(0, []byte{0x23, 0x00, 0x0b}, vec([]byte("x")))), 0},
+		{"offset 2^31 and up", mod(seg(0, i32c(-4096), []byte{0x0b}, vec([]byte("x")))), 1<<32 - 4095},
+		{"no data section", mod()[:8], 0},
+		{"unknown flags", mod(seg(7, vec([]byte("x")))), 0},
+		{"segment longer than the module", append(mod(seg(0, i32c(0), []byte{0x0b}, uleb(100))), 'x'), 0},
+	} {
+		if got := dataEnd(tc.wasm); got != tc.want {
+			t.Errorf("%s: dataEnd = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+	good := goodModule()
+	for n := range len(good) {
+		if got := dataEnd(good[:n]); got != 0 {
+			t.Fatalf("the first %d of %d bytes: dataEnd = %d, want 0 (cut short)", n, len(good), got)
+		}
+	}
+	// The real module: its data lies within the memory it starts with.
+	m := benchXMRig(t)
+	in, err := m.newInstance(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.close()
+	if m.dataEnd == 0 || m.dataEnd > uint64(in.memoryBytes()) {
+		t.Fatalf("xmrig: dataEnd %d, linear memory %d bytes", m.dataEnd, in.memoryBytes())
+	}
+}
+
+func FuzzDataEnd(f *testing.F) {
+	f.Add(goodModule())
+	f.Fuzz(func(t *testing.T, wasm []byte) {
+		if end := dataEnd(wasm); end > 1<<32+uint64(len(wasm)) {
+			t.Fatalf("dataEnd %d for a %d-byte module", end, len(wasm))
+		}
+	})
 }

@@ -30,7 +30,8 @@ type Module struct {
 	digest   string
 	meta     abi.Metadata
 	exports  map[string]bool
-	gen      int // generation number within its catalog entry
+	gen      int    // generation number within its catalog entry
+	dataEnd  uint64 // the linear memory its data segments fill (see linearMemory)
 
 	compileMu  sync.Mutex // serialises the compile of a lazy module
 	mu         sync.Mutex
@@ -41,8 +42,8 @@ type Module struct {
 	quarantine error // set when a call did not return; fails all calls
 }
 
-func newModule(rt *Runtime, c wazero.CompiledModule, source, digest string) *Module {
-	m := &Module{rt: rt, compiled: c, source: source, digest: digest, exports: map[string]bool{}}
+func newModule(rt *Runtime, c wazero.CompiledModule, wasm []byte, source, digest string) *Module {
+	m := &Module{rt: rt, compiled: c, source: source, digest: digest, exports: map[string]bool{}, dataEnd: dataEnd(wasm)}
 	for name := range c.ExportedFunctions() {
 		m.exports[name] = true
 	}
@@ -311,7 +312,7 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 		return nil, &CallError{Adapter: m.label(), Export: "instantiate", Err: err}
 	}
 	err = m.guard(ctx, "instantiate", m.rt.deadlines.Metadata, func(cctx context.Context) error {
-		cctx = experimental.WithMemoryAllocator(cctx, memoryAllocator(&in.mem))
+		cctx = experimental.WithMemoryAllocator(cctx, memoryAllocator(&in.mem, m.dataEnd))
 		mod, err := m.rt.r.InstantiateModule(cctx, compiled, cfg)
 		in.exit() // the allocator counted instantiation as a call
 		if err != nil {

@@ -171,7 +171,7 @@ func (rt *Runtime) Load(ctx context.Context, source string, wasm []byte) (*Modul
 		compiled.Close(ctx)
 		return nil, &LoadError{Source: label, Err: err}
 	}
-	m := newModule(rt, compiled, source, hex.EncodeToString(sum[:]))
+	m := newModule(rt, compiled, wasm, source, hex.EncodeToString(sum[:]))
 	meta, err := m.readMetadata(ctx)
 	if err != nil {
 		m.close(ctx)
@@ -201,7 +201,7 @@ func (rt *Runtime) LoadBuiltin(ctx context.Context, wasm []byte) (*Module, error
 	digest := hex.EncodeToString(sum[:])
 	path := filepath.Join(rt.cacheDir, "rigd-meta", digest+".json")
 	lazy := func(lm lazyMeta) *Module {
-		m := &Module{rt: rt, wasm: wasm, source: SourceBuiltin, digest: digest, meta: lm.Metadata, exports: map[string]bool{}}
+		m := &Module{rt: rt, wasm: wasm, source: SourceBuiltin, digest: digest, meta: lm.Metadata, exports: map[string]bool{}, dataEnd: dataEnd(wasm)}
 		for _, e := range lm.Exports {
 			m.exports[e] = true
 		}
