@@ -170,7 +170,9 @@ func runAdaptersReplay(c *cli, args []string) error {
 			"ANSI stripped, batches of 64) and print each event as one JSON line, then one line\n" +
 			"{\"stats\": {...}} with the Stats accumulated from the whole log. API captures given with\n" +
 			"--api are parsed after the log and merged into the final stats; ENDPOINT= names the\n" +
-			"endpoint (default: the endpoint whose name appears in the file name, else the first)."}
+			"endpoint (default: the endpoint whose name appears in the file name, else the first).\n" +
+			"A batch the adapter fails is skipped, as supervision skips it, and named on stderr; the\n" +
+			"replay then exits 1."}
 	fs := c.flags(cmd)
 	dataDir := dataDirFlag(fs)
 	dir := adaptersDirFlag(fs)
@@ -216,25 +218,7 @@ func runAdaptersReplay(c *cli, args []string) error {
 	if *stderrStream {
 		stream = abi.Stderr
 	}
-	var stats abi.Stats
-	var werr error
-	feed := miner.NewLineFeeder(s, stream, func(res abi.LineResult) {
-		for i := range res.Events {
-			if err := enc.Encode(&res.Events[i]); err != nil && werr == nil {
-				werr = err
-			}
-		}
-		stats.Merge(res.Stats)
-	})
-	err = proc.ScanLines(log, abi.MaxLineBytes, func(l proc.Line) error {
-		if err := feed.Add(ctx, l.Plain); err != nil {
-			return err
-		}
-		return werr
-	})
-	if err == nil {
-		err = feed.Flush(ctx)
-	}
+	stats, failed, err := replayLog(ctx, s, stream, log, enc, c.stderr)
 	if err != nil {
 		return fmt.Errorf("replay %s: %w", args[1], err)
 	}
@@ -254,9 +238,71 @@ func runAdaptersReplay(c *cli, args []string) error {
 		}
 		stats.Merge(&st)
 	}
-	return enc.Encode(struct {
+	if err := enc.Encode(struct {
 		Stats abi.Stats `json:"stats"`
-	}{stats})
+	}{stats}); err != nil {
+		return err
+	}
+	if failed > 0 {
+		return fmt.Errorf("replay %s: the adapter failed %d batch(es) (see above); supervision would have skipped them too", args[1], failed)
+	}
+	return nil
+}
+
+// maxReplayErrors is how many failed batches replay describes; it counts
+// the rest.
+const maxReplayErrors = 20
+
+// replayLog feeds log through s as supervision does, writing each event to
+// enc and returning the merged stats. A batch the adapter fails is skipped,
+// as supervision skips it, and described on errw with the lines it held;
+// failed counts them. err is a failure to read the log or write events.
+func replayLog(ctx context.Context, s miner.Session, stream abi.Stream, log io.Reader, enc *json.Encoder, errw io.Writer) (stats abi.Stats, failed int, err error) {
+	var werr error
+	counted := &countingSession{Session: s, next: 1, failed: func(first, last int, err error) {
+		if failed++; failed <= maxReplayErrors {
+			fmt.Fprintf(errw, "rigd: lines %d-%d: %v\n", first, last, err)
+		}
+	}}
+	feed := miner.NewLineFeeder(counted, stream, func(res abi.LineResult) {
+		for i := range res.Events {
+			if err := enc.Encode(&res.Events[i]); err != nil && werr == nil {
+				werr = err
+			}
+		}
+		stats.Merge(res.Stats)
+	})
+	// The feeder's errors are the failed batches, described as they fail.
+	err = proc.ScanLines(log, abi.MaxLineBytes, func(l proc.Line) error {
+		_ = feed.Add(ctx, l.Plain)
+		return werr
+	})
+	if err == nil {
+		_ = feed.Flush(ctx)
+		err = werr
+	}
+	if failed > maxReplayErrors {
+		fmt.Fprintf(errw, "rigd: %d more failed batches not shown\n", failed-maxReplayErrors)
+	}
+	return stats, failed, err
+}
+
+// countingSession numbers the lines of the batches it passes on and tells
+// failed which lines a failed batch held.
+type countingSession struct {
+	miner.Session
+	next   int // the number of the next batch's first line
+	failed func(first, last int, err error)
+}
+
+func (c *countingSession) ParseLines(ctx context.Context, stream abi.Stream, lines [][]byte) (abi.LineResult, error) {
+	first := c.next
+	c.next += len(lines)
+	res, err := c.Session.ParseLines(ctx, stream, lines)
+	if err != nil {
+		c.failed(first, c.next-1, err)
+	}
+	return res, err
 }
 
 // readAPICapture reads "[ENDPOINT=]FILE". Without ENDPOINT the endpoint is

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rigd/rigd/agent/miner"
 	"github.com/rigd/rigd/sdk/abi"
 )
 
@@ -131,5 +134,49 @@ func TestValidateHostileModules(t *testing.T) {
 	code, out, errs := runCLI(t, "adapters", "validate", filepath.Join("..", "adapters", "xmrig", "xmrig.wasm"))
 	if code != 0 || !strings.HasPrefix(out, "ok: xmrig ") {
 		t.Fatalf("validate xmrig.wasm: exit %d %s %s", code, out, errs)
+	}
+}
+
+// flakySession stands for an adapter that fails some batches: those holding
+// a line starting with "bad".
+type flakySession struct{ miner.Session }
+
+func (flakySession) ParseLines(_ context.Context, _ abi.Stream, lines [][]byte) (abi.LineResult, error) {
+	var res abi.LineResult
+	for _, l := range lines {
+		if bytes.HasPrefix(l, []byte("bad")) {
+			return abi.LineResult{}, errors.New("cannot parse")
+		}
+		n := int64(len(res.Events) + 1)
+		res.Events = append(res.Events, abi.Event{Type: abi.EventShareAccepted, Message: string(l)})
+		res.Stats = &abi.Stats{Accepted: &n}
+	}
+	return res, nil
+}
+
+// Replay goes on past a batch the adapter fails, as supervision does, and
+// says which lines it held; it used to stop there.
+func TestReplaySkipsFailedBatches(t *testing.T) {
+	var log strings.Builder
+	for i := 1; i <= 3*abi.MaxLineBatch+10; i++ {
+		if i == abi.MaxLineBatch+5 {
+			log.WriteString("bad line\n")
+		} else {
+			fmt.Fprintf(&log, "line %d\n", i)
+		}
+	}
+	var out, errs bytes.Buffer
+	st, failed, err := replayLog(context.Background(), flakySession{}, abi.Stdout, strings.NewReader(log.String()), json.NewEncoder(&out), &errs)
+	if err != nil || failed != 1 {
+		t.Fatalf("failed %d, err %v", failed, err)
+	}
+	if want := fmt.Sprintf("rigd: lines %d-%d: cannot parse\n", abi.MaxLineBatch+1, 2*abi.MaxLineBatch); errs.String() != want {
+		t.Fatalf("stderr %q, want %q", errs.String(), want)
+	}
+	if n := strings.Count(out.String(), "\n"); n != 2*abi.MaxLineBatch+10 {
+		t.Fatalf("%d events, want those of the three good batches (%d)", n, 2*abi.MaxLineBatch+10)
+	}
+	if st.Accepted == nil || *st.Accepted != 10 || !strings.Contains(out.String(), fmt.Sprintf(`"line %d"`, 3*abi.MaxLineBatch+10)) {
+		t.Fatalf("the stats or events stop before the end: accepted %v", st.Accepted)
 	}
 }

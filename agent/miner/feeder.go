@@ -2,6 +2,7 @@ package miner
 
 import (
 	"context"
+	"errors"
 
 	"github.com/rigd/rigd/sdk/abi"
 )
@@ -25,19 +26,19 @@ func NewLineFeeder(s Session, stream abi.Stream, onParse func(abi.LineResult)) *
 
 // Add queues a copy of line (ANSI already stripped: proc.Line's Plain)
 // and sends the batch once it holds abi.MaxLineBatch lines or
-// abi.MaxBatchBytes bytes.
+// abi.MaxBatchBytes bytes. The error is that of a batch the adapter
+// failed; line is queued all the same.
 func (f *LineFeeder) Add(ctx context.Context, line string) error {
+	var err error
 	if f.bytes > 0 && f.bytes+len(line) > abi.MaxBatchBytes {
-		if err := f.Flush(ctx); err != nil {
-			return err
-		}
+		err = f.Flush(ctx)
 	}
 	f.batch = append(f.batch, []byte(line))
 	f.bytes += len(line) + 1
 	if len(f.batch) < abi.MaxLineBatch && f.bytes < abi.MaxBatchBytes {
-		return nil
+		return err
 	}
-	return f.Flush(ctx)
+	return errors.Join(err, f.Flush(ctx))
 }
 
 // Pending is the number of queued lines.
