@@ -403,3 +403,46 @@ func TestGuardQuarantinesStuckCall(t *testing.T) {
 		t.Fatalf("after the late return: %v", err)
 	}
 }
+
+// A parse result with a value no miner prints is refused as a protocol
+// violation, and nothing of it is returned to be merged.
+func TestImpossibleParseResultsRefused(t *testing.T) {
+	rt := newTestRuntime(t, Deadlines{})
+	ctx := context.Background()
+	meta := []byte(testMetadataJSON)
+	for _, tc := range []struct{ export, out, want string }{
+		{"adapter_parse_line", `{"events":[],"stats":{"accepted":-3}}`, "stats.accepted is negative (-3)"},
+		{"adapter_parse_line", `{"events":[{"type":"share_accepted"},{"type":"hashrate","hashrate_hs":-1.5}]}`, "events[1].hashrate_hs is negative (-1.5)"},
+		{"adapter_parse_line", `{"events":[{"type":"device_stats","device":{"id":0,"power_w":-40}}]}`, "events[0].device.power_w is negative (-40)"},
+		{"adapter_parse_api", `{"hashrate_hs":100,"devices":[{"id":0},{"id":1,"hashrate_hs":-2}]}`, "stats.devices[1].hashrate_hs is negative (-2)"},
+	} {
+		out := []byte(tc.out)
+		m, err := rt.Load(ctx, "negative.wasm", adapterSpec{
+			calls: map[string][]byte{
+				"adapter_metadata":      writeStatic(0, uint32(len(meta)), 0),
+				"adapter_build_command": writeStatic(0, uint32(len(meta)), 0),
+				tc.export:               writeStatic(4096, uint32(len(out)), 0),
+			},
+			data: []wdata{{0, meta}, {4096, out}},
+		}.module().assemble())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := m.NewSession()
+		var empty bool
+		if tc.export == "adapter_parse_line" {
+			var res abi.LineResult
+			res, err = s.ParseLines(ctx, abi.Stdout, [][]byte{[]byte("x")})
+			empty = res.Events == nil && res.Stats == nil
+		} else {
+			var st abi.Stats
+			st, err = s.ParseAPI(ctx, abi.APIRequest{})
+			empty = st.HashrateHS == nil && st.Devices == nil
+		}
+		if !errors.Is(err, ErrProtocol) || !strings.Contains(err.Error(), "output refused: "+tc.want) || !empty {
+			t.Errorf("%s %s: err = %v, result empty %v; want a protocol violation naming %q and no result", tc.export, tc.out, err, empty, tc.want)
+		}
+		s.Close()
+		m.close(ctx)
+	}
+}

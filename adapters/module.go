@@ -444,11 +444,19 @@ func (m *Module) callJSON(ctx context.Context, export string, in, out any) error
 
 // decodeResult reads a parse result with the hand-written decoder (no
 // reflection on the per-batch path).
-func (m *Module) decodeResult(export string, d *abi.Decoder, b []byte, out interface{ DecodeJSON(*abi.Decoder) }) error {
+// decodeResult decodes a parse result and refuses values no miner prints
+// (abi.LineResult.Check).
+func (m *Module) decodeResult(export string, d *abi.Decoder, b []byte, out interface {
+	DecodeJSON(*abi.Decoder)
+	Check() error
+}) error {
 	d.Reset(b)
 	out.DecodeJSON(d)
 	if err := d.Finish(); err != nil {
 		return &CallError{Adapter: m.label(), Export: export, Err: fmt.Errorf("%w: output is not a valid %T document: %v", ErrProtocol, out, err)}
+	}
+	if err := out.Check(); err != nil {
+		return &CallError{Adapter: m.label(), Export: export, Err: fmt.Errorf("%w: output refused: %v", ErrProtocol, err)}
 	}
 	return nil
 }

@@ -116,7 +116,10 @@ func (s *Session) ParseLines(ctx context.Context, stream abi.Stream, lines [][]b
 	if err != nil || !called {
 		return res, err
 	}
-	return res, m.decodeResult(abi.ExportParseLine, &s.dec, out, &res)
+	if err := m.decodeResult(abi.ExportParseLine, &s.dec, out, &res); err != nil {
+		return abi.LineResult{}, err
+	}
+	return res, nil
 }
 
 // ParseAPI turns one poll's API replies into Stats.
@@ -135,7 +138,10 @@ func (s *Session) ParseAPI(ctx context.Context, req abi.APIRequest) (abi.Stats, 
 	if !called {
 		return st, &CallError{Adapter: m.label(), Export: abi.ExportParseAPI, Err: &abi.Error{Code: abi.CodeUnsupported, Message: "adapter does not parse an API"}}
 	}
-	return st, m.decodeResult(abi.ExportParseAPI, &s.dec, out, &st)
+	if err := m.decodeResult(abi.ExportParseAPI, &s.dec, out, &st); err != nil {
+		return abi.Stats{}, err
+	}
+	return st, nil
 }
 
 // Reset clears the adapter's parse state for a new miner process.

@@ -40,3 +40,27 @@ func TestMergeHashrateReading(t *testing.T) {
 		t.Fatalf("encoding/json: %+v, %v", std, err)
 	}
 }
+
+func TestStatsCheck(t *testing.T) {
+	ok := Stats{HashrateHS: F(0), Accepted: I(0), UptimeS: F(12), Devices: []Device{{ID: 0, TempC: F(-5), FanPct: F(100), PowerW: F(0)}}}
+	if err := ok.Check(); err != nil {
+		t.Fatalf("zero values and a temperature below zero are possible: %v", err)
+	}
+	for _, tc := range []struct {
+		s    Stats
+		want string
+	}{
+		{Stats{Hashrate15mHS: F(-0.5)}, "stats.hashrate_15m_hs is negative (-0.5)"},
+		{Stats{Stale: I(-1)}, "stats.stale is negative (-1)"},
+		{Stats{UptimeS: F(-1), Accepted: I(-2)}, "stats.accepted is negative (-2)"},
+		{Stats{Devices: []Device{{}, {FanPct: F(-1)}}}, "stats.devices[1].fan_pct is negative (-1)"},
+	} {
+		if err := tc.s.Check(); err == nil || err.Error() != tc.want {
+			t.Errorf("Check() = %v, want %q", err, tc.want)
+		}
+	}
+	r := LineResult{Events: []Event{{Type: EventNewJob, Height: I(-1)}}}
+	if err := r.Check(); err == nil || err.Error() != "events[0].height is negative (-1)" {
+		t.Errorf("LineResult.Check() = %v", err)
+	}
+}
