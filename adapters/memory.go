@@ -162,7 +162,7 @@ func dataEnd(wasm []byte) uint64 {
 			if r.byte() != 0x41 { // i32.const
 				return 0
 			}
-			off := uint64(uint32(r.sleb32()))
+			off := uint64(uint32(r.leb(true))) // i32: offsets of 2 GiB and up are negative
 			if r.byte() != 0x0b { // end
 				return 0
 			}
@@ -204,30 +204,19 @@ func (r *wasmReader) skip(n uint64) {
 }
 
 // uleb reads an unsigned LEB128 number of up to 32 bits.
-func (r *wasmReader) uleb() uint64 {
+func (r *wasmReader) uleb() uint64 { return r.leb(false) }
+
+// leb reads a LEB128 number of up to 32 bits, sign-extended if signed.
+func (r *wasmReader) leb(signed bool) uint64 {
 	var v uint64
 	for shift := 0; shift < 35; shift += 7 {
 		c := r.byte()
 		v |= uint64(c&0x7f) << shift
 		if c < 0x80 {
-			return v
-		}
-	}
-	r.bad = true
-	return 0
-}
-
-// sleb32 reads a signed LEB128 number of up to 32 bits.
-func (r *wasmReader) sleb32() int32 {
-	var v int64
-	for shift := 0; shift < 35; shift += 7 {
-		c := r.byte()
-		v |= int64(c&0x7f) << shift
-		if c < 0x80 {
-			if shift < 28 && c&0x40 != 0 {
-				v |= -1 << (shift + 7)
+			if signed && shift < 28 && c&0x40 != 0 {
+				v |= ^uint64(0) << (shift + 7)
 			}
-			return int32(v)
+			return v
 		}
 	}
 	r.bad = true
