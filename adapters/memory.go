@@ -163,7 +163,7 @@ func dataEnd(wasm []byte) uint64 {
 				return 0
 			}
 			off := uint64(uint32(r.leb(true))) // i32: offsets of 2 GiB and up are negative
-			if r.byte() != 0x0b { // end
+			if r.byte() != 0x0b {              // end
 				return 0
 			}
 			n := r.uleb()
