@@ -162,8 +162,9 @@ func dataEnd(wasm []byte) uint64 {
 			if r.byte() != 0x41 { // i32.const
 				return 0
 			}
-			off := uint64(uint32(r.leb(true))) // i32: offsets of 2 GiB and up are negative
-			if r.byte() != 0x0b {              // end
+			// An i32: offsets of 2 GiB and up are written as negative.
+			off := uint64(uint32(r.leb(true)))
+			if r.byte() != 0x0b { // end
 				return 0
 			}
 			n := r.uleb()
