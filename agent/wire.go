@@ -43,16 +43,41 @@ type classedError struct{ class, err error }
 func (e *classedError) Error() string   { return e.err.Error() }
 func (e *classedError) Unwrap() []error { return []error{e.class, e.err} }
 
-// installErr maps the installer's conditions onto the API's.
-func installErr(err error) error {
+// installErr maps the installer's conditions onto the API's, for a
+// download from the release source.
+func installErr(err error) error { return installErrFrom(err, false) }
+
+// installErrFrom is installErr; local says the archive or binary was the
+// caller's own file (install from), whose faults are the caller's (400),
+// where a release's are the release source's (502).
+func installErrFrom(err error, local bool) error {
+	bad := func(code string) error {
+		if local {
+			return classed(miner.ErrInvalidInput, err)
+		}
+		return &router.Error{Status: http.StatusBadGateway, Code: code, Msg: err.Error()}
+	}
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, install.ErrNotInstalled), errors.Is(err, install.ErrNotFound), errors.Is(err, install.ErrNoAsset):
 		return classed(miner.ErrNotFound, err)
-	case errors.Is(err, install.ErrInvalidVersion), errors.Is(err, install.ErrInvalidType), errors.Is(err, fs.ErrNotExist),
-		errors.Is(err, install.ErrUnsupportedArchive), errors.Is(err, install.ErrNoBinary), errors.Is(err, install.ErrUnsafeEntry):
+	case errors.Is(err, install.ErrInvalidVersion), errors.Is(err, install.ErrInvalidType), errors.Is(err, fs.ErrNotExist):
 		return classed(miner.ErrInvalidInput, err)
+	case errors.Is(err, install.ErrVersionProbe) && local:
+		// The user's own file that does not run as this miner.
+		return classed(miner.ErrInvalidInput, err)
+	case errors.Is(err, install.ErrUnsupportedArchive), errors.Is(err, install.ErrNoBinary),
+		errors.Is(err, install.ErrUnsafeEntry), errors.Is(err, install.ErrTooLarge), errors.Is(err, install.ErrVersionProbe):
+		return bad("release_invalid")
+	case errors.Is(err, install.ErrChecksumMismatch):
+		return bad("checksum_mismatch")
+	case errors.Is(err, install.ErrNotListed):
+		return bad("checksum_not_listed")
+	case errors.Is(err, install.ErrPinMismatch):
+		return bad("pin_mismatch")
+	case errors.Is(err, install.ErrTruncated):
+		return bad("download_truncated")
 	case errors.Is(err, install.ErrRateLimited):
 		return &router.Error{Status: http.StatusServiceUnavailable, Code: "release_source_rate_limited", Msg: err.Error()}
 	case errors.Is(err, install.ErrUnavailable):
@@ -80,12 +105,8 @@ func (s *installService) Install(ctx context.Context, typ string, req router.Ins
 			}
 		})
 	}
-	if err != nil && req.From != "" && errors.Is(err, install.ErrVersionProbe) {
-		// The user's own file that does not run as this miner.
-		return router.InstalledMiner{}, classed(miner.ErrInvalidInput, err)
-	}
 	if err != nil {
-		return router.InstalledMiner{}, installErr(err)
+		return router.InstalledMiner{}, installErrFrom(err, req.From != "")
 	}
 	return installedOf(inst), nil
 }

@@ -49,3 +49,33 @@ func TestInstallFromWrongFile(t *testing.T) {
 		t.Fatalf("message %q", e.Error)
 	}
 }
+
+// TestInstallErrorStatus: what the release source got wrong is its fault
+// (502, with a code naming it); the same fault in the caller's own file
+// is the caller's (400). A checksum mismatch answered 500 "internal
+// error", as if rigd were broken.
+func TestInstallErrorStatus(t *testing.T) {
+	for _, tc := range []struct {
+		err         error
+		code        string // from the release source: 502 with this code
+		callersFile bool   // can come from the caller's file too: 400
+	}{
+		{install.ErrChecksumMismatch, "checksum_mismatch", false},
+		{install.ErrNotListed, "checksum_not_listed", false},
+		{install.ErrPinMismatch, "pin_mismatch", false},
+		{install.ErrTruncated, "download_truncated", false},
+		{install.ErrUnsupportedArchive, "release_invalid", true},
+		{install.ErrTooLarge, "release_invalid", true},
+		{install.ErrUnsafeEntry, "release_invalid", true},
+		{install.ErrVersionProbe, "release_invalid", true},
+	} {
+		err := fmt.Errorf("install xmrig 6.16.1: %w: details", tc.err)
+		var re *router.Error
+		if !errors.As(installErr(err), &re) || re.Status != http.StatusBadGateway || re.Code != tc.code || re.Msg != err.Error() {
+			t.Errorf("%v from a release: %+v, want 502 %s", tc.err, re, tc.code)
+		}
+		if tc.callersFile && !errors.Is(installErrFrom(err, true), miner.ErrInvalidInput) {
+			t.Errorf("%v from the caller's file: not invalid input", tc.err)
+		}
+	}
+}
