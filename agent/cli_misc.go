@@ -291,10 +291,10 @@ Type=simple
 User=%[1]s
 Group=%[1]s
 ExecStart=%[2]s
-Environment=RIGD_DATA_DIR=%[3]s
+Environment=%[5]s
 StateDirectory=rigd
 StateDirectoryMode=0700
-WorkingDirectory=%[3]s
+WorkingDirectory=%[6]s
 UMask=0077
 Restart=on-failure
 RestartSec=5s
@@ -331,15 +331,26 @@ RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
 # your distribution restricts them).
 %[4]s`
 
-// systemdQuote quotes one ExecStart argument for systemd: "$" and "%"
-// are escaped everywhere, and anything with blanks, quotes or backslashes
-// is double-quoted with C escapes.
-func systemdQuote(s string) string {
-	s = strings.NewReplacer("$", "$$", "%", "%%").Replace(s)
+// systemdValue quotes a unit setting's value (or one word of a list):
+// "%" starts a specifier everywhere, so it is doubled, and anything with
+// blanks, quotes or backslashes is double-quoted with C escapes.
+func systemdValue(s string) string {
+	s = strings.ReplaceAll(s, "%", "%%")
 	if s != "" && !strings.ContainsAny(s, " \t\"'\\;") {
 		return s
 	}
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\t", `\t`).Replace(s) + `"`
+}
+
+// systemdQuote quotes one ExecStart argument, where "$" also expands.
+func systemdQuote(s string) string { return systemdValue(strings.ReplaceAll(s, "$", "$$")) }
+
+// shellQuote quotes a word for the shell commands in the unit's comments.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:=,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func runSystemdUnit(c *cli, args []string) error {
@@ -374,7 +385,7 @@ func runSystemdUnit(c *cli, args []string) error {
 			return usagef("a serve flag contains a newline or NUL")
 		}
 	}
-	if *user == "" || strings.ContainsAny(*user, " \t\n/:") {
+	if *user == "" || strings.ContainsAny(*user, " \t\n/:%") {
 		return usagef("--user %q is not a user name", *user)
 	}
 	path := *exe
@@ -408,9 +419,11 @@ func runSystemdUnit(c *cli, args []string) error {
 	}
 	extra := "\n[Install]\nWantedBy=multi-user.target\n"
 	if dataDir != systemDataDir {
-		extra = "ReadWritePaths=" + systemdQuote(dataDir) + "\n" + extra
+		extra = "ReadWritePaths=" + systemdValue(dataDir) + "\n" + extra
 	}
-	unit := fmt.Sprintf(unitTemplate, *user, strings.Join(quoted, " "), systemdQuote(dataDir), extra)
+	// WorkingDirectory= takes the path as it is: no quotes, no "$".
+	unit := fmt.Sprintf(unitTemplate, *user, strings.Join(quoted, " "), shellQuote(dataDir), extra,
+		systemdValue("RIGD_DATA_DIR="+dataDir), strings.ReplaceAll(dataDir, "%", "%%"))
 	if *asJSON {
 		return writeJSON(c.stdout, map[string]string{"unit": unit})
 	}

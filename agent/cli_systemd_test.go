@@ -60,7 +60,7 @@ func splitExecStart(t *testing.T, s string) []string {
 func TestSystemdUnit(t *testing.T) {
 	args := []string{"--user", "miner", "--exec", "/opt/rigd bin/rigd", "--",
 		"--listen", "0.0.0.0:9090", "--allow-host", "rig 1.lan", "--cors-origin=https://dash.lan:3000", "--log-level", "debug",
-		"--api-prefix", `/a"b\c$HOME%n`}
+		"--node-name", `/a"b\c$HOME%n`}
 	code, out, errs := run(t.Context(), append([]string{"systemd-unit"}, args...)...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
@@ -82,7 +82,7 @@ func TestSystemdUnit(t *testing.T) {
 	}
 	got := splitExecStart(t, exec)
 	want := []string{"/opt/rigd bin/rigd", "serve", "--data-dir", "/var/lib/rigd", "--listen", "0.0.0.0:9090", "--allow-host", "rig 1.lan",
-		"--cors-origin=https://dash.lan:3000", "--log-level", "debug", "--api-prefix", `/a"b\c$HOME%n`}
+		"--cors-origin=https://dash.lan:3000", "--log-level", "debug", "--node-name", `/a"b\c$HOME%n`}
 	if strings.Join(got, "\x00") != strings.Join(want, "\x00") {
 		t.Fatalf("ExecStart=%s\nsplits into %q\nwant        %q", exec, got, want)
 	}
@@ -93,8 +93,25 @@ func TestSystemdUnit(t *testing.T) {
 		!strings.Contains(out, "useradd --system --home-dir /srv/rigd --shell /usr/sbin/nologin miner\n") || !strings.Contains(out, "rigd status --data-dir /srv/rigd\n") {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	// Bad serve flags are refused as `rigd serve` would.
-	for _, bad := range [][]string{{"--nope"}, {"--poll-interval", "often"}, {"--poll-interval", "0s"}, {"--retention-raw", "-1h"}, {"--adapter-digest", "nothex"}, {"extra"}, {"--data-dir", "relative"}, {"--user", "a b"}} {
+	// A data dir with blanks, "$" and "%": each setting quoted its own way
+	// (WorkingDirectory= takes no quotes; only ExecStart= expands "$").
+	code, out, _ = run(t.Context(), "systemd-unit", "--data-dir", "/srv/my rig$x%n")
+	for _, want := range []string{
+		"\nExecStart=/", ` serve --data-dir "/srv/my rig$$x%%n"` + "\n", "\nEnvironment=\"RIGD_DATA_DIR=/srv/my rig$x%%n\"\n",
+		"\nWorkingDirectory=/srv/my rig$x%%n\n", "\nReadWritePaths=\"/srv/my rig$x%%n\"\n", "rigd status --data-dir '/srv/my rig$x%n'\n",
+	} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("exit %d, unit lacks %q:\n%s", code, want, out)
+		}
+	}
+	// Bad serve flags are refused as `rigd serve` would: the unit would
+	// restart for ever.
+	for _, bad := range [][]string{{"--nope"}, {"--poll-interval", "often"}, {"--poll-interval", "0s"}, {"--retention-raw", "-1h"},
+		{"--retention-minute", "1h"}, {"--adapter-digest", "nothex"}, {"extra"}, {"--data-dir", "relative"}, {"--user", "a b"}, {"--user", "ri%n"},
+		{"--log-level", "loud"}, {"--log-level", "info+2"}, {"--log-format", "xml"}, {"--listen", "garbage"}, {"--listen", "127.0.0.1:99999"},
+		{"--p2p-listen", "bogus"}, {"--node-role", "king"}, {"--alert-command", "x"}, {"--alert-webhook", "ftp://x/y"},
+		{"--release-base-url", "not a url"}, {"--api-prefix", "nope"}, {"--api-prefix", "/api?x=1"},
+		{"--rate-limit", "NaN"}, {"--rate-limit", "0"}, {"--rate-burst", "0"}, {"--read-header-timeout", "0s"}} {
 		if code, _, errs := run(t.Context(), append([]string{"systemd-unit"}, bad...)...); code != 2 || strings.Count(errs, "\n") != 1 {
 			t.Errorf("systemd-unit %v: exit %d, stderr %q", bad, code, errs)
 		}

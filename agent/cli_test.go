@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -18,7 +19,6 @@ import (
 
 	"github.com/rigd/rigd/agent/agenttest"
 	"github.com/rigd/rigd/agent/miner"
-	"github.com/rigd/rigd/kv"
 	"github.com/rigd/rigd/router"
 	"github.com/rigd/rigd/sdk/abi"
 )
@@ -568,7 +568,8 @@ func TestAutostartAfterServing(t *testing.T) {
 
 func TestAdapterDigestCase(t *testing.T) {
 	upper := strings.Repeat("AB", 32)
-	cfg := serveConfig{PollInterval: time.Second, Retention: kv.DefaultRetention, AdapterDigests: []string{upper}}
+	cfg := serveFlags(flag.NewFlagSet("serve", flag.ContinueOnError)) // the defaults
+	cfg.AdapterDigests = []string{upper}
 	if err := cfg.check(); err != nil || cfg.AdapterDigests[0] != strings.ToLower(upper) {
 		t.Fatalf("an upper-case digest (as Get-FileHash prints it): %v %q", err, cfg.AdapterDigests)
 	}

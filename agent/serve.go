@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,10 +11,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"path"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -98,23 +103,78 @@ func (cfg *serveConfig) check() error {
 		}
 		cfg.AdapterDigests[i] = d
 	}
-	for _, d := range []struct {
-		flag   string
-		v, min time.Duration
-	}{
-		{"poll-interval", cfg.PollInterval, time.Second},
-		{"retention-raw", cfg.Retention.Raw, time.Hour},
-		{"retention-minute", cfg.Retention.Minute, time.Hour},
-		{"retention-hour", cfg.Retention.Hour, time.Hour},
-	} {
-		if d.v < d.min {
-			return usagef("--%s %s: must be at least %s", d.flag, d.v, d.min)
+	if cfg.PollInterval < time.Second {
+		return usagef("--poll-interval %s: must be at least 1s", cfg.PollInterval)
+	}
+	for _, r := range []time.Duration{cfg.Retention.Raw, cfg.Retention.Minute, cfg.Retention.Hour} {
+		if r <= 0 {
+			return usagef("--retention-raw, --retention-minute and --retention-hour must be positive")
 		}
+	}
+	if err := cfg.Retention.Validate(); err != nil {
+		return usagef("%s", strings.TrimPrefix(err.Error(), "kv: "))
 	}
 	if cfg.WatchInterval < 0 {
 		return usagef("--adapters-watch %s: must be 0 (never) or more", cfg.WatchInterval)
 	}
+	if _, err := newLogger(io.Discard, cfg.LogLevel, cfg.LogFormat); err != nil {
+		return usagef("%v", err)
+	}
+	if err := checkAddr(cfg.Listen); err != nil {
+		return usagef("--listen %q: %v", cfg.Listen, err)
+	}
+	if err := checkAddr(cfg.P2PListen); cfg.P2PListen != "" && err != nil {
+		return usagef("--p2p-listen %q: %v (empty turns the listener off)", cfg.P2PListen, err)
+	}
+	if _, err := peers.ParseNodeRole(cmp.Or(cfg.NodeRole, "dual")); err != nil {
+		return usagef("--node-role: %v", err)
+	}
+	if _, err := alertCommand(cfg.AlertCommand); err != nil {
+		return err
+	}
+	for _, u := range []struct{ flag, v string }{
+		{"alert-webhook", cfg.AlertWebhook}, {"release-base-url", cfg.ReleaseBaseURL}, {"release-api-url", cfg.ReleaseAPIURL},
+	} {
+		if p, err := url.Parse(u.v); u.v != "" && (err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "") {
+			return usagef("--%s %q: want an http:// or https:// URL", u.flag, u.v)
+		}
+	}
+	if !strings.HasPrefix(cfg.APIPrefix, "/") || path.Clean(cfg.APIPrefix) != cfg.APIPrefix || strings.ContainsAny(cfg.APIPrefix, "?#%") {
+		return usagef("--api-prefix %q: want a clean absolute path such as /api/v1/mining", cfg.APIPrefix)
+	}
+	switch {
+	case math.IsNaN(cfg.RateLimit) || math.IsInf(cfg.RateLimit, 0) || cfg.RateLimit == 0:
+		return usagef("--rate-limit %v: want requests per second, or a negative number for no limit", cfg.RateLimit)
+	case cfg.RateBurst < 1:
+		return usagef("--rate-burst %d: must be at least 1", cfg.RateBurst)
+	case cfg.ReadHeaderTimeout <= 0:
+		return usagef("--read-header-timeout %s: must be positive", cfg.ReadHeaderTimeout)
+	}
 	return nil
+}
+
+// checkAddr checks a listen address: host:port, the host optional.
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("want HOST:PORT, e.g. 127.0.0.1:9090")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return errors.New("the port must be a number from 0 to 65535")
+	}
+	return nil
+}
+
+// alertCommand parses --alert-command: a JSON array of argv, or nothing.
+func alertCommand(s string) ([]string, error) {
+	var argv []string
+	if s == "" {
+		return nil, nil
+	}
+	if err := json.Unmarshal([]byte(s), &argv); err != nil || len(argv) == 0 || argv[0] == "" {
+		return nil, usagef("--alert-command %q: want a JSON array of strings like '[\"notify-send\",\"rigd\"]'", s)
+	}
+	return argv, nil
 }
 
 // serveFlags registers the flags of `rigd serve` (also used to check the
@@ -163,7 +223,10 @@ func serve(c *cli, cfg serveConfig) error {
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
+	switch strings.ToLower(level) {
+	case "debug", "info", "warn", "error":
+		_ = lv.UnmarshalText([]byte(level))
+	default:
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
@@ -278,10 +341,8 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	var alerts miner.Notifier
 	if cfg.AlertWebhook != "" || cfg.AlertCommand != "" {
 		ac := miner.AlertConfig{WebhookURL: cfg.AlertWebhook}
-		if cfg.AlertCommand != "" {
-			if err := json.Unmarshal([]byte(cfg.AlertCommand), &ac.Command); err != nil || len(ac.Command) == 0 {
-				return nil, usagef("--alert-command %q: want a JSON array of strings like '[\"notify-send\",\"rigd\"]'", cfg.AlertCommand)
-			}
+		if ac.Command, err = alertCommand(cfg.AlertCommand); err != nil {
+			return nil, err
 		}
 		a := miner.NewAlerter(ac, log.With("component", "alerts"), nil)
 		s.wg.Go(func() { a.Run(bg) })

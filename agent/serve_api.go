@@ -57,7 +57,7 @@ func apiFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	cfg.AllowHosts = envList("RIGD_ALLOW_HOSTS")
 	cfg.CORSOrigins = envList("RIGD_CORS_ORIGINS")
 	fs.Var(listFlag{&cfg.AllowHosts}, "allow-host", "extra `NAME` accepted in the Host header, e.g. rig1.lan (repeatable; env RIGD_ALLOW_HOSTS). IP addresses and localhost are always accepted")
-	fs.Var(listFlag{&cfg.CORSOrigins}, "cors-origin", "`ORIGIN` allowed cross-origin requests, e.g. https://dash.lan:3000 (repeatable; env RIGD_CORS_ORIGINS). None by default")
+	fs.Var(listFlag{&cfg.CORSOrigins}, "cors-origin", "`ORIGIN` allowed cross-origin requests, e.g. https://dash.lan:3000 (repeatable; env RIGD_CORS_ORIGINS; '*' allows any web page, see README). None by default")
 	fs.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", router.DefaultReadHeaderTimeout, "close connections whose request headers take longer")
 	fs.Float64Var(&cfg.RateLimit, "rate-limit", 50, "state-changing requests per second per client address (negative: no limit)")
 	fs.IntVar(&cfg.RateBurst, "rate-burst", 100, "burst of state-changing requests per client address")

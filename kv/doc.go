@@ -157,6 +157,6 @@
 // # Logging
 //
 // Pebble's log goes to Options.Logger ("component"="pebble"): Infof at
-// info, Errorf at error, Fatalf at error and then a panic (above). Disk
+// debug, Errorf at error, Fatalf at error and then a panic (above). Disk
 // stalls and write stalls are logged at warn.
 package kv

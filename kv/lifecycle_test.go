@@ -226,7 +226,7 @@ func TestPebbleLogger(t *testing.T) {
 	for _, r := range h.recs {
 		got = append(got, r.Level.String()+" "+r.Message)
 	}
-	want := []string{"INFO flushed 3 tables", "ERROR background error: boom", "ERROR pebble fatal: MANIFEST sync failed: EIO"}
+	want := []string{"DEBUG flushed 3 tables", "ERROR background error: boom", "ERROR pebble fatal: MANIFEST sync failed: EIO"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("records %q, want %q", got, want)
 	}

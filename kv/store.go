@@ -89,6 +89,10 @@ func (r Retention) withDefaults() Retention {
 	}
 }
 
+// Validate reports a retention the store refuses, zero fields standing
+// for their defaults.
+func (r Retention) Validate() error { return r.withDefaults().validate() }
+
 func (r Retention) validate() error {
 	switch {
 	case r.Raw < 10*time.Minute:
@@ -478,8 +482,10 @@ func (f *pebbleFatal) Unwrap() error { return f.cause }
 // the process with the message and a stack; in a commit, commit recovers it.
 type pebbleLogger struct{ l *slog.Logger }
 
+// Infof logs at debug level: Pebble's progress reports (WALs replayed,
+// tables flushed) are noise in an agent's log at every start.
 func (p pebbleLogger) Infof(format string, args ...any) {
-	p.l.Info(fmt.Sprintf(format, args...))
+	p.l.Debug(fmt.Sprintf(format, args...))
 }
 
 func (p pebbleLogger) Errorf(format string, args ...any) {
