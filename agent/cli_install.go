@@ -229,7 +229,10 @@ func localInstall(ctx context.Context, c *cli, dataDir, typ, version, from strin
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return router.InstalledMiner{}, err
 	}
-	in, err := install.New(install.Config{DataDir: dataDir})
+	// The agent's mirror settings, from the environment (its flags are the
+	// agent's own).
+	in, err := install.New(install.Config{DataDir: dataDir,
+		ReleaseBaseURL: getenv("RIGD_RELEASE_BASE_URL", ""), APIBaseURL: getenv("RIGD_RELEASE_API_URL", "")})
 	if err != nil {
 		return router.InstalledMiner{}, err
 	}

@@ -95,3 +95,19 @@ func TestInstallRealXMRigIntegration(t *testing.T) {
 		t.Fatalf("rigd install xmrig --from: exit %d\n%s\n%s", code, out, errs)
 	}
 }
+
+// TestLocalInstallUsesMirrorIntegration: without an agent, `rigd install`
+// installs into the data dir itself, from the mirror the environment
+// names; it went to github.com whatever RIGD_RELEASE_* said.
+func TestLocalInstallUsesMirrorIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("installs the real XMRig; skipped with -short")
+	}
+	rel := agenttest.XMRigReleaseServer(t)
+	t.Setenv("RIGD_RELEASE_BASE_URL", rel.URL)
+	t.Setenv("RIGD_RELEASE_API_URL", rel.URL)
+	code, out, errs := run(t.Context(), "install", "xmrig", "--data-dir", t.TempDir(), "--agent", "127.0.0.1:1")
+	if code != 0 || !strings.Contains(errs, "locally") || !strings.Contains(out, "installed xmrig 6.16.0") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+}
