@@ -152,7 +152,13 @@ func runInstall(c *cli, args []string) error {
 		if err != nil {
 			return k.explain(err)
 		}
-		return k.out(c, ups, func() error {
+		failed := 0
+		for _, u := range ups {
+			if u.Error != "" {
+				failed++
+			}
+		}
+		err = k.out(c, ups, func() error {
 			for _, u := range ups {
 				switch {
 				case u.Error != "":
@@ -167,6 +173,10 @@ func runInstall(c *cli, args []string) error {
 			}
 			return nil
 		})
+		if err == nil && failed > 0 {
+			err = fmt.Errorf("could not check %d of %d miner types", failed, len(ups))
+		}
+		return err
 	}
 
 	bar := &progressBar{w: c.stderr}

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -109,5 +110,23 @@ func TestLocalInstallUsesMirrorIntegration(t *testing.T) {
 	code, out, errs := run(t.Context(), "install", "xmrig", "--data-dir", t.TempDir(), "--agent", "127.0.0.1:1")
 	if code != 0 || !strings.Contains(errs, "locally") || !strings.Contains(out, "installed xmrig 6.16.0") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+}
+
+// TestInstallCheckFailures: a check that cannot reach the release API
+// exits 1 whether one type or all were asked for (all answered 0), and
+// names the type once.
+func TestInstallCheckFailures(t *testing.T) {
+	down := httptest.NewServer(http.NotFoundHandler())
+	defer down.Close()
+	srv, _ := testServer(t, func(c *serveConfig) { c.ReleaseBaseURL, c.ReleaseAPIURL = down.URL, down.URL })
+	dir := srv.cfg.DataDir
+	code, out, errs := run(t.Context(), "install", "--check", "--data-dir", dir)
+	if code != 1 || !strings.Contains(out, "xmrig: cannot check") || !strings.HasPrefix(errs, "rigd: could not check ") {
+		t.Fatalf("install --check: exit %d\n%s\n%s", code, out, errs)
+	}
+	code, _, errs = run(t.Context(), "install", "xmrig", "--check", "--data-dir", dir)
+	if code != 1 || strings.Count(errs, "check updates of xmrig") != 1 {
+		t.Fatalf("install xmrig --check: exit %d, stderr %q", code, errs)
 	}
 }

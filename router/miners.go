@@ -351,7 +351,7 @@ func (a *API) checkUpdates(w http.ResponseWriter, r *http.Request, _ httprouter.
 		u, err := a.cfg.Installer.CheckUpdates(r.Context(), t)
 		if err != nil {
 			if req.Type != "" {
-				return fmt.Errorf("check updates of %s: %w", t, err)
+				return err // names the type
 			}
 			u.Type, u.Error = t, err.Error()
 		}
