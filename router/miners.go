@@ -254,6 +254,12 @@ func (a *API) install(w http.ResponseWriter, r *http.Request, ps httprouter.Para
 	if err := a.decodeOptional(w, r, &req); err != nil {
 		return err
 	}
+	switch {
+	case req.From != "" && req.Version != "":
+		return apiError(http.StatusBadRequest, CodeBadRequest, "from detects the version itself: drop version")
+	case req.From != "" && !filepath.IsAbs(req.From):
+		return apiError(http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("from %q: want an absolute path on the agent's machine", req.From))
+	}
 	if a.cfg.Installer == nil {
 		return notImplemented("installing miners is not wired into this agent yet")
 	}
@@ -275,7 +281,9 @@ func (a *API) uninstall(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 		return err
 	}
 	version := r.URL.Query().Get("version")
-	if len(version) > 64 || strings.ContainsAny(version, "/\\") || strings.Contains(version, "..") {
+	// One path element; the installer checks the rest, as for an install
+	// ("6.98.0-.." is a version).
+	if len(version) > 64 || strings.ContainsAny(version, "/\\") || version == "." || version == ".." {
 		return apiError(http.StatusBadRequest, CodeBadRequest, "invalid version")
 	}
 	if a.cfg.Installer == nil {

@@ -267,6 +267,9 @@ func TestBadInput(t *testing.T) {
 		{"upload without boundary", "POST", "/adapters", "x", map[string]string{"Content-Type": "multipart/form-data"}, 400, CodeBadRequest, "boundary"},
 		{"install unknown type", "POST", "/miners/nope/install", "", nil, 400, CodeUnknownType, "nope"},
 		{"uninstall bad version", "DELETE", "/miners/xmrig/uninstall?version=../1", "", nil, 400, CodeBadRequest, "version"},
+		{"uninstall dot-dot", "DELETE", "/miners/xmrig/uninstall?version=..", "", nil, 400, CodeBadRequest, "version"},
+		{"install from relative", "POST", "/miners/xmrig/install", `{"from":"relative/xmrig.tar.gz"}`, nil, 400, CodeBadRequest, "absolute path"},
+		{"install from and version", "POST", "/miners/xmrig/install", `{"from":"/tmp/x.tar.gz","version":"6.16.0"}`, nil, 400, CodeBadRequest, "drop version"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
