@@ -236,7 +236,7 @@ func runAdaptersReplay(c *cli, args []string) error {
 		if err != nil {
 			return fmt.Errorf("replay API captures: %w", err)
 		}
-		stats.Merge(&st)
+		stats.MergeAPI(&st)
 	}
 	if err := enc.Encode(struct {
 		Stats abi.Stats `json:"stats"`

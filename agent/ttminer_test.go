@@ -136,3 +136,46 @@ func TestFakeTTMinerIntegration(t *testing.T) {
 		t.Fatalf("an expired beta was restarted: %+v", st)
 	}
 }
+
+// TestDroppedGPUIntegration: a GPU that stops reporting (gone from the
+// console and the API) leaves the stats and /metrics at the next poll; it
+// showed its last hashrate and temperature for ever.
+func TestDroppedGPUIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the fake TT-Miner; skipped with -short")
+	}
+	bin := buildFakeTTMiner(t, `{"interval_ms": 200, "gpus": [
+		{"id": 0, "hashrate_hs": 21500000, "temp_c": 61},
+		{"id": 1, "hashrate_hs": 30000000, "temp_c": 65, "drop_after": 5}]}`)
+	srv, api := testServer(t, func(c *serveConfig) { c.PollInterval = time.Second })
+	start := map[string]any{"type": "ttminer", "name": "drop", "binary": bin, "profile": map[string]any{
+		"algo": "kawpow", "pools": []map[string]any{{"url": "stratum+tcp://127.0.0.1:3333", "user": "RWallet"}}}}
+	var st miner.Info
+	if code := api.do("POST", "/miners", start, &st); code != http.StatusCreated {
+		t.Fatalf("start: %d %+v", code, st)
+	}
+	devices := func(want int) func() string {
+		return func() string {
+			api.do("GET", "/miners/drop", nil, &st)
+			if len(st.Stats.Devices) != want {
+				return fmt.Sprintf("%d devices, want %d", len(st.Stats.Devices), want)
+			}
+			return ""
+		}
+	}
+	eventually(t, 30*time.Second, devices(2))
+	eventually(t, 30*time.Second, devices(1))
+	time.Sleep(1500 * time.Millisecond) // another poll and more console lines
+	if devices(1)(); len(st.Stats.Devices) != 1 || st.Stats.Devices[0].ID != 0 {
+		t.Fatalf("devices %+v", st.Stats.Devices)
+	}
+	resp, err := http.Get("http://" + srv.Addr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(string(body), `device="nvidia1",kind="nvidia",miner="drop"`) {
+		t.Fatal("/metrics still has the dropped GPU")
+	}
+}

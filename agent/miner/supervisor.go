@@ -778,7 +778,7 @@ func (s *supervisor) poll(ctx context.Context) {
 		return
 	}
 	s.mu.apiFails = 0
-	s.mu.info.Stats.Merge(&st)
+	s.mu.info.Stats.MergeAPI(&st)
 	s.effectiveLocked(now)
 	s.mu.info.StatsAt = &now
 	s.mu.lastStats = now

@@ -64,3 +64,18 @@ func TestStatsCheck(t *testing.T) {
 		t.Errorf("LineResult.Check() = %v", err)
 	}
 }
+
+// A device an API answer no longer lists is dropped: a GPU that dropped
+// out showed its last hashrate and temperature for ever.
+func TestMergeAPIDropsUnlistedDevices(t *testing.T) {
+	var s Stats
+	s.Merge(&Stats{Devices: []Device{{ID: 0, Kind: "nvidia", Name: "RTX 3060"}, {ID: 1, Kind: "nvidia", HashrateHS: F(3e7)}, {ID: 2, Kind: "nvidia"}}})
+	s.MergeAPI(&Stats{HashrateHS: F(6.65e7), Devices: []Device{{ID: 0, Kind: "nvidia", HashrateHS: F(2.15e7)}, {ID: 2, Kind: "nvidia", HashrateHS: F(4.5e7)}}})
+	if len(s.Devices) != 2 || s.Devices[0].ID != 0 || s.Devices[1].ID != 2 || s.Devices[0].Name != "RTX 3060" || *s.Devices[1].HashrateHS != 4.5e7 {
+		t.Fatalf("devices after the API answer without GPU 1: %+v", s.Devices)
+	}
+	s.MergeAPI(&Stats{HashrateHS: F(1)}) // no device list: devices kept
+	if len(s.Devices) != 2 {
+		t.Fatalf("a reply without devices dropped them: %+v", s.Devices)
+	}
+}
