@@ -113,7 +113,9 @@ func (a *Adapter) ParseAPI(req abi.APIRequest) (abi.Stats, error) {
 		if !v.OK {
 			return abi.Stats{}, badAPI("uptime %q is not a number of minutes", clip(res[1]))
 		}
-		st.UptimeS = abi.F(v.Scaled(0) * 60)
+		if !a.lines.uptime { // the console's is to the second
+			st.UptimeS = abi.F(v.Scaled(0) * 60)
+		}
 	}
 
 	totals := split(res[2])

@@ -24,8 +24,9 @@ const (
 // miner_getstat1, which TT-Miner answers with hashrates in H/s.
 const APIRequest = `{"id":0,"jsonrpc":"2.0","method":"miner_getstat1"}`
 
-// endpointGetstat is the endpoint name echoed back in APIResponse.Name.
-const endpointGetstat = "getstat"
+// endpointGetstat is the endpoint name echoed back in APIResponse.Name:
+// the metadata's endpoint, so that `rigd adapters replay --api` finds it.
+const endpointGetstat = "miner_getstat1"
 
 func invalid(format string, args ...any) error {
 	return sdk.Errorf(abi.CodeInvalidProfile, format, args...)

@@ -77,7 +77,7 @@ func TestBuildSample(t *testing.T) {
 	if !slices.Equal(cmd.Args, want) {
 		t.Errorf("args\n got %q\nwant %q", cmd.Args, want)
 	}
-	wantEP := abi.Endpoint{Name: "getstat", Kind: abi.APITCPJSONRPC, Address: "127.0.0.1:4068", Request: `{"id":0,"jsonrpc":"2.0","method":"miner_getstat1"}`}
+	wantEP := abi.Endpoint{Name: "miner_getstat1", Kind: abi.APITCPJSONRPC, Address: "127.0.0.1:4068", Request: `{"id":0,"jsonrpc":"2.0","method":"miner_getstat1"}`}
 	if len(cmd.API) != 1 || cmd.API[0].Name != wantEP.Name || cmd.API[0].Kind != wantEP.Kind || cmd.API[0].Address != wantEP.Address || cmd.API[0].Request != wantEP.Request {
 		t.Errorf("api = %+v", cmd.API)
 	}

@@ -231,9 +231,10 @@ func TestFakeMinerIntegration(t *testing.T) {
 					!eq(d2.CoreClockMHz, 1695) || !eq(d2.MemClockMHz, 9751) || !eq(d2.VRAMFreeMiB, 20.1*1024) || !eqI(d2.Accepted, 2) {
 					t.Errorf("console device 2: %s", indentJSON(t, d2))
 				}
-				// The API in H/s (not kH/s), uptime minutes → seconds,
-				// positions mapped to the device ids 0 and 2.
-				if !eq(api.HashrateHS, 66.75e6) || !eqI(api.Accepted, 3) || !eq(api.UptimeS, 0) || api.Pool != "rvn.example.org:3333" ||
+				// The API in H/s (not kH/s), positions mapped to the
+				// device ids 0 and 2; its uptime (whole minutes) unused
+				// once the console gave it to the second.
+				if !eq(api.HashrateHS, 66.75e6) || !eqI(api.Accepted, 3) || api.UptimeS != nil || st.UptimeS == nil || api.Pool != "rvn.example.org:3333" ||
 					api.Version != "2023.4.0" || len(api.Devices) != 2 {
 					t.Fatalf("api: %s", indentJSON(t, api))
 				}

@@ -37,6 +37,9 @@ type lineState struct {
 	marked bool
 	// pool is "host:port" of the pool last connected to.
 	pool string
+	// uptime is set once a totals line gave the uptime to the second:
+	// the API's, in whole minutes, is then not used.
+	uptime bool
 	// diff is the current share difficulty (hashes / 2^32), 0 if unknown.
 	diff float64
 	// cycle holds the device ids of the GPU lines of the report being
@@ -46,7 +49,7 @@ type lineState struct {
 }
 
 func (s *lineState) reset() {
-	s.section, s.marked, s.pool, s.diff = 0, false, "", 0
+	s.section, s.marked, s.pool, s.diff, s.uptime = 0, false, "", 0, false
 	s.selected = s.selected[:0]
 	s.cycle = s.cycle[:0]
 	s.lastCycle = s.lastCycle[:0]
@@ -599,6 +602,7 @@ func (a *Adapter) all(ts, msg []byte, evs []abi.Event, d *delta, b *batch) []abi
 		if sdk.HasPrefix(f, "uptime:") {
 			if secs, ok := uptime(sdk.TrimLeft(f[7:])); ok {
 				d.uptime = b.float(secs)
+				s.uptime = true
 			}
 		}
 	}
