@@ -139,7 +139,8 @@ func TestFakeTTMinerIntegration(t *testing.T) {
 
 // TestDroppedGPUIntegration: a GPU that stops reporting (gone from the
 // console and the API) leaves the stats and /metrics at the next poll; it
-// showed its last hashrate and temperature for ever.
+// showed its last hashrate and temperature for ever. The stats name the
+// profile's algorithm.
 func TestDroppedGPUIntegration(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the fake TT-Miner; skipped with -short")
@@ -168,6 +169,11 @@ func TestDroppedGPUIntegration(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // another poll and more console lines
 	if devices(1)(); len(st.Stats.Devices) != 1 || st.Stats.Devices[0].ID != 0 {
 		t.Fatalf("devices %+v", st.Stats.Devices)
+	}
+	// TT-Miner does not name the algorithm where the adapter reads it: the
+	// profile's stands (it was "").
+	if st.Stats.Algorithm != "kawpow" {
+		t.Fatalf("algorithm %q, want the profile's", st.Stats.Algorithm)
 	}
 	resp, err := http.Get("http://" + srv.Addr() + "/metrics")
 	if err != nil {

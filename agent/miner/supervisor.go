@@ -285,7 +285,10 @@ func (s *supervisor) launch(ctx context.Context) error {
 	i.State = StateRunning
 	i.Message = ""
 	i.NextRestartAt = nil
-	i.Stats = abi.Stats{Version: version} // a new process starts its counters over
+	// A new process starts its counters over. Its algorithm is the
+	// profile's until it says otherwise: some miners (TT-Miner) never name
+	// it where the adapter can read it.
+	i.Stats = abi.Stats{Version: version, Algorithm: i.Profile.Algo}
 	i.StatsAt = nil
 	snap := s.infoLocked()
 	s.mu.Unlock()
