@@ -401,8 +401,21 @@ func TestKilledMinerRestarts(t *testing.T) {
 }
 
 // Miners left running by an agent that went away are found by the next
-// one and stopped, so that autostart never makes a second copy.
+// one and stopped, so that autostart never makes a second copy: by their
+// PID record, and on Linux by their directory when the record is torn or
+// gone (it was deleted, and the miner left running beside a new copy).
 func TestReapOrphans(t *testing.T) {
+	for _, record := range []string{"kept", "torn", "gone"} {
+		t.Run(record, func(t *testing.T) {
+			if record != "kept" && runtime.GOOS != "linux" {
+				t.Skip("a miner is found by its working directory on Linux only")
+			}
+			testReapOrphans(t, record)
+		})
+	}
+}
+
+func testReapOrphans(t *testing.T, record string) {
 	runDir := t.TempDir()
 	adapters := agenttest.NewFakeAdapters()
 	m1, err := miner.NewManager(miner.Config{RunDir: runDir, Adapters: adapters})
@@ -420,6 +433,16 @@ func TestReapOrphans(t *testing.T) {
 	}
 	if processGone(info.PID) {
 		t.Fatal("miner died with the detached manager")
+	}
+	pidRecord := filepath.Join(runDir, info.Name, "rigd-pid.json")
+	switch record {
+	case "torn":
+		err = os.WriteFile(pidRecord, []byte(`{"pid":`), 0o600)
+	case "gone":
+		err = os.Remove(pidRecord)
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 	m2, err := miner.NewManager(miner.Config{RunDir: runDir, Adapters: adapters})
 	if err != nil {

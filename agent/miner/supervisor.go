@@ -817,13 +817,26 @@ type pidRecord struct {
 
 const pidFile = "rigd-pid.json"
 
+// writePIDRecord writes the record durably (a torn record after a power
+// loss leaves ReapOrphans to look for the miner by its directory).
 func writePIDRecord(dir string, r pidRecord) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
 	tmp := filepath.Join(dir, pidFile+".tmp")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return err
 	}
 	return os.Rename(tmp, filepath.Join(dir, pidFile))
@@ -835,31 +848,60 @@ func removePIDRecord(dir string) { os.Remove(filepath.Join(dir, pidFile)) }
 // crashed or was killed) and stops them, so that the autostart that
 // follows never runs a second copy. It returns the names it stopped.
 // rigd kills rather than adopts: a re-parented miner's console pipe is
-// gone, so it could no longer be parsed or given input.
+// gone, so it could no longer be parsed or given input. A miner whose PID
+// record is unreadable or missing is found by its working directory,
+// which is its own (on Linux).
 func (m *Manager) ReapOrphans(ctx context.Context) []string {
-	files, _ := filepath.Glob(filepath.Join(m.cfg.RunDir, "*", pidFile))
-	var names []string
-	for _, f := range files {
+	dirs, _ := filepath.Glob(filepath.Join(m.cfg.RunDir, "*"))
+	leaders := map[string]map[int]uint64{} // dir → group leaders found by their working directory
+	var lost []string
+	records := map[string]pidRecord{}
+	for _, dir := range dirs {
+		f := filepath.Join(dir, pidFile)
 		b, err := os.ReadFile(f)
+		if errors.Is(err, fs.ErrNotExist) {
+			lost = append(lost, dir) // none written, or lost: look anyway
+			continue
+		}
 		var r pidRecord
 		if err == nil {
 			err = json.Unmarshal(b, &r)
 		}
-		name := filepath.Base(filepath.Dir(f))
 		if err != nil {
-			m.log.Warn("unreadable pid record", "file", f, "err", err)
-			os.Remove(f)
+			m.log.Warn("unreadable pid record: looking for the miner by its directory", "file", f, "err", err)
+			lost = append(lost, dir)
 			continue
 		}
+		records[dir] = r
+	}
+	if len(lost) > 0 {
+		leaders = proc.GroupLeadersIn(lost)
+	}
+	for dir, r := range records {
+		leaders[dir] = map[int]uint64{}
 		if r.PID > 0 && proc.Alive(r.PID, r.StartTicks) {
-			m.log.Warn("stopping a miner left running by a previous agent", "miner", name, "pid", r.PID, "binary", r.Binary)
-			if err := proc.KillGroup(r.PID, r.StartTicks); err != nil {
-				m.log.Error("could not stop leftover miner", "miner", name, "pid", r.PID, "err", err)
+			leaders[dir][r.PID] = r.StartTicks
+		}
+	}
+	var names []string
+	for _, dir := range dirs {
+		name := filepath.Base(dir)
+		stopped, failed := false, false
+		for pid, ticks := range leaders[dir] {
+			m.log.Warn("stopping a miner left running by a previous agent", "miner", name, "pid", pid, "binary", records[dir].Binary)
+			if err := proc.KillGroup(pid, ticks); err != nil {
+				m.log.Error("could not stop leftover miner", "miner", name, "pid", pid, "err", err)
+				failed = true
 				continue
 			}
+			stopped = true
+		}
+		if stopped {
 			names = append(names, name)
 		}
-		os.Remove(f)
+		if !failed {
+			os.Remove(filepath.Join(dir, pidFile))
+		}
 	}
 	return names
 }

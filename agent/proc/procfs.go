@@ -14,6 +14,7 @@ type procStat struct {
 	state      byte // as in /proc/<pid>/stat: 'Z' a zombie, 'X' or 'x' dead
 	ppid       int
 	pgrp       int
+	session    int    // 0 where unknown (macOS)
 	startTicks uint64 // when it started, see StartTicks
 }
 

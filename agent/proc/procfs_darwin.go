@@ -53,6 +53,10 @@ func groupMembers(pgid int) []member {
 	return ms
 }
 
+// GroupLeadersIn finds nothing on macOS, which has no portable way to read
+// another process's working directory: a lost PID record stays lost.
+func GroupLeadersIn([]string) map[string]map[int]uint64 { return map[string]map[int]uint64{} }
+
 // cloexecPipe returns a new pipe whose ends are closed on exec. macOS has no
 // pipe2: the fork lock keeps a concurrent exec from inheriting the ends
 // before they are marked.

@@ -47,11 +47,12 @@ func parseStat(b []byte) (procStat, error) {
 	}
 	ppid, err1 := strconv.Atoi(string(f[1]))
 	pgrp, err2 := strconv.Atoi(string(f[2]))
-	start, err3 := strconv.ParseUint(string(f[19]), 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil {
+	session, err3 := strconv.Atoi(string(f[3]))
+	start, err4 := strconv.ParseUint(string(f[19]), 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
 		return procStat{}, errBadStat
 	}
-	return procStat{state: f[0][0], ppid: ppid, pgrp: pgrp, startTicks: start}, nil
+	return procStat{state: f[0][0], ppid: ppid, pgrp: pgrp, session: session, startTicks: start}, nil
 }
 
 // groupMembers lists the processes of group pgid.
@@ -78,6 +79,42 @@ func groupMembers(pgid int) []member {
 		ms = append(ms, member{pid: pid, ppid: st.ppid, state: st.state})
 	}
 	return ms
+}
+
+// GroupLeadersIn returns, for each of dirs, the live process group leaders
+// whose working directory it is, with their start times (the arguments of
+// KillGroup). It finds a miner whose PID record was lost: each runs in a
+// directory of its own, in a group of its own but not a session of its
+// own, so a shell someone opened there (a session leader) is not one.
+func GroupLeadersIn(dirs []string) map[string]map[int]uint64 {
+	want := map[string]bool{}
+	for _, d := range dirs {
+		want[d] = true
+	}
+	out := map[string]map[int]uint64{}
+	d, err := os.Open("/proc")
+	if err != nil {
+		return out
+	}
+	defer d.Close()
+	names, _ := d.Readdirnames(-1)
+	for _, n := range names {
+		pid, err := strconv.Atoi(n)
+		if err != nil || pid <= 1 {
+			continue
+		}
+		cwd, err := os.Readlink("/proc/" + n + "/cwd")
+		if err != nil || !want[cwd] {
+			continue
+		}
+		if st, err := readStat(pid); err == nil && st.pgrp == pid && st.session != pid && !dead(st.state) {
+			if out[cwd] == nil {
+				out[cwd] = map[int]uint64{}
+			}
+			out[cwd][pid] = st.startTicks
+		}
+	}
+	return out
 }
 
 // cloexecPipe returns a new pipe whose ends are closed on exec.

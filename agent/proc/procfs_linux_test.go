@@ -8,7 +8,7 @@ func TestParseStat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st != (procStat{state: 'S', ppid: 1, pgrp: 1234, startTicks: 987654}) {
+	if st != (procStat{state: 'S', ppid: 1, pgrp: 1234, session: 1234, startTicks: 987654}) {
 		t.Errorf("got %+v", st)
 	}
 	for _, bad := range []string{"", "1 (x", "1 (x) S 1 2", "1 (x) S a 1 1 0 -1 0 0 0 0 0 0 0 0 0 0 0 1 0 5 0 0", "1 (x) SS 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 0 0 1 0 5 0 0"} {
