@@ -412,8 +412,11 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	// probe, a slow miner), and health checks and the CLI must not wait
 	// for all of them.
 	s.wg.Go(func() {
-		if started, err := s.manager.Autostart(bg); len(started) > 0 || err != nil {
-			log.Info("autostart", "started", strings.Join(started, ","), "err", err)
+		started, err := s.manager.Autostart(bg)
+		if err != nil {
+			log.Error("autostart", "started", strings.Join(started, ","), "err", err)
+		} else if len(started) > 0 {
+			log.Info("autostart", "started", strings.Join(started, ","))
 		}
 	})
 	return s, nil

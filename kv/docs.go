@@ -108,6 +108,13 @@ func (s *Store) scan(op string, prefix []byte, reverse bool, fn func(k, v []byte
 	return nil
 }
 
+// skipCorrupt logs a record a listing leaves out because it cannot be
+// decoded: one damaged profile or autostart entry must not hide the others
+// (a listing used to fail whole). The record stays, to be read or deleted.
+func (s *Store) skipCorrupt(key []byte, err error) {
+	s.log.Error("skipping a corrupt record", "key", string(key), "err", err)
+}
+
 func decodeJSON(v []byte, dst any) error {
 	if err := json.Unmarshal(v, dst); err != nil {
 		return fmt.Errorf("%w: %v", ErrCorrupt, err)
@@ -123,10 +130,11 @@ func (s *Store) ListProfiles(ctx context.Context) ([]miner.StoredProfile, error)
 		return nil, fmt.Errorf("kv: list profiles: %w", err)
 	}
 	var out []miner.StoredProfile
-	err := s.scan("list profiles", []byte(prefixProfile), false, func(_, v []byte) (bool, error) {
+	err := s.scan("list profiles", []byte(prefixProfile), false, func(k, v []byte) (bool, error) {
 		var p miner.StoredProfile
 		if err := decodeJSON(v, &p); err != nil {
-			return false, err
+			s.skipCorrupt(k, err)
+			return true, nil
 		}
 		out = append(out, p)
 		return true, nil
@@ -257,7 +265,8 @@ func (s *Store) Autostart(ctx context.Context) (map[string]miner.StartRequest, e
 	err := s.scan("list autostart", []byte(prefixAutostart), false, func(k, v []byte) (bool, error) {
 		var req miner.StartRequest
 		if err := decodeJSON(v, &req); err != nil {
-			return false, err
+			s.skipCorrupt(k, err)
+			return true, nil
 		}
 		out[string(k[len(prefixAutostart):])] = req
 		return true, nil

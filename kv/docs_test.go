@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/rigd/rigd/agent/miner"
@@ -225,5 +226,42 @@ func TestSettings(t *testing.T) {
 	}
 	if err := s.GetSetting(ctx, "", &got); !errors.Is(err, ErrInvalidID) {
 		t.Errorf("empty key: %v", err)
+	}
+}
+
+// One record that cannot be decoded is left out of its listing, not the
+// whole listing: a damaged autostart entry stopped every miner from
+// starting, a damaged profile made GET /profiles a 500.
+func TestListingsSkipCorruptRecords(t *testing.T) {
+	fs := vfs.NewMem()
+	clk := newClock(epoch)
+	s := openTest(t, fs, clk)
+	ctx := context.Background()
+	if err := s.PutProfile(ctx, miner.StoredProfile{ID: "good", Name: "good", Type: "xmrig"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetAutostart(ctx, "ok", miner.StartRequest{Type: "xmrig", Name: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := pebble.Open("db", &pebble.Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{prefixProfile + "bad", prefixAutostart + "bad"} {
+		if err := db.Set([]byte(k), []byte("{garbage"), pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s = openTest(t, fs, clk)
+	if list, err := s.ListProfiles(ctx); err != nil || len(list) != 1 || list[0].ID != "good" {
+		t.Errorf("profiles %+v, %v", list, err)
+	}
+	if set, err := s.Autostart(ctx); err != nil || len(set) != 1 || set["ok"].Type != "xmrig" {
+		t.Errorf("autostart %+v, %v", set, err)
+	}
+	if err := s.DeleteProfile(ctx, "bad"); err != nil {
+		t.Errorf("the damaged profile cannot be deleted: %v", err)
 	}
 }
