@@ -64,7 +64,7 @@ func (m *Module) ensureCompiled(ctx context.Context) (wazero.CompiledModule, err
 	if c := m.compiledModule(); c != nil {
 		return c, nil
 	}
-	c, err := m.rt.r.CompileModule(ctx, m.wasm)
+	c, err := m.rt.compile(ctx, m.wasm)
 	if err == nil {
 		err = checkModule(c)
 	}

@@ -494,3 +494,40 @@ func TestGuestLogger(t *testing.T) {
 		t.Fatalf("guest log %q, runtime log %q", guest.String(), host.String())
 	}
 }
+
+// A damaged compilation cache is emptied and the module compiled again:
+// it made every built-in adapter fail to load, and no miner started.
+func TestDamagedCompilationCache(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	load := func() error {
+		rt, err := NewRuntime(ctx, Config{CacheDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rt.Close(ctx)
+		m, err := rt.Load(ctx, SourceBuiltin, goodModule())
+		if err == nil {
+			m.close(ctx)
+		}
+		return err
+	}
+	if err := load(); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := filepath.Glob(filepath.Join(dir, "wazero-*", "*"))
+	if len(entries) == 0 {
+		t.Fatal("nothing cached")
+	}
+	for _, e := range entries {
+		if err := os.WriteFile(e, []byte("garbage, not WAZEVO"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := load(); err != nil {
+		t.Fatalf("load with a damaged cache: %v", err)
+	}
+	if err := load(); err != nil { // and the cache works again
+		t.Fatalf("load after the repair: %v", err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -163,7 +164,7 @@ func (rt *Runtime) Load(ctx context.Context, source string, wasm []byte) (*Modul
 		return nil, &LoadError{Source: label, Err: err}
 	}
 	sum := sha256.Sum256(wasm)
-	compiled, err := rt.r.CompileModule(ctx, wasm)
+	compiled, err := rt.compile(ctx, wasm)
 	if err != nil {
 		return nil, &LoadError{Source: label, Err: fmt.Errorf("%w: %v", ErrInvalidModule, err)}
 	}
@@ -239,6 +240,23 @@ func (rt *Runtime) LoadBuiltin(ctx context.Context, wasm []byte) (*Module, error
 	m.close(ctx)
 	debug.FreeOSMemory()
 	return lazy(lm), nil
+}
+
+// compile compiles wasm, from the compilation cache when it holds it. A
+// cache entry wazero cannot read (damaged on disk, copied half) empties
+// the cache and the module is compiled again: a cache must never make an
+// adapter unavailable.
+func (rt *Runtime) compile(ctx context.Context, wasm []byte) (wazero.CompiledModule, error) {
+	c, err := rt.r.CompileModule(ctx, wasm)
+	if err == nil || rt.cacheDir == "" || !strings.Contains(err.Error(), "compilationcache:") {
+		return c, err
+	}
+	rt.log.Warn("the compilation cache is damaged: emptied, compiling again", "dir", rt.cacheDir, "err", err)
+	entries, _ := filepath.Glob(filepath.Join(rt.cacheDir, "wazero-*", "*"))
+	for _, e := range entries {
+		_ = os.Remove(e)
+	}
+	return rt.r.CompileModule(ctx, wasm)
 }
 
 // LoadError is a module that could not be loaded, with the reason.
