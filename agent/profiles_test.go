@@ -41,3 +41,22 @@ func TestProfileWatchdog(t *testing.T) {
 		t.Fatalf("start request from the profile: %+v, %v", req, err)
 	}
 }
+
+// TestProfileNames: a name is printed in tables and terminals, so control
+// characters are refused (an ESC coloured the terminal, a newline split
+// the row); its length is counted in characters, not bytes.
+func TestProfileNames(t *testing.T) {
+	_, api := testServer(t, nil)
+	profile := map[string]any{"algo": "rx/0", "pools": []map[string]any{{"url": "stratum+tcp://127.0.0.1:3333", "user": "w"}}}
+	for _, name := range []string{"a\x1b[31mred", "two\nlines", "nul\x00"} {
+		var e router.ErrorBody
+		if code := api.do("POST", "/profiles", map[string]any{"name": name, "type": "xmrig", "profile": profile}, &e); code != http.StatusBadRequest || !strings.Contains(e.Error, "control character") {
+			t.Errorf("name %q: %d %+v", name, code, e)
+		}
+	}
+	var sp miner.StoredProfile
+	name := strings.Repeat("ночь", 30) + " 🌙" // 122 characters, 244 bytes
+	if code := api.do("POST", "/profiles", map[string]any{"name": name, "type": "xmrig", "profile": profile}, &sp); code != http.StatusCreated || sp.Name != name {
+		t.Fatalf("a long name in Cyrillic: %d %+v", code, sp)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/rigd/rigd/sdk/abi"
 )
@@ -47,8 +49,11 @@ func (p *Profiles) validate(ctx context.Context, in ProfileInput) error {
 	switch {
 	case in.Name == "":
 		return fmt.Errorf("%w: profile name is empty", ErrInvalidInput)
-	case len(in.Name) > 128:
+	case utf8.RuneCountInString(in.Name) > 128:
 		return fmt.Errorf("%w: profile name over 128 characters", ErrInvalidInput)
+	case !utf8.ValidString(in.Name) || strings.ContainsFunc(in.Name, unicode.IsControl):
+		// It is printed in tables and terminals.
+		return fmt.Errorf("%w: profile name has a control character or invalid UTF-8", ErrInvalidInput)
 	case in.Type == "":
 		return fmt.Errorf("%w: profile type is empty", ErrInvalidInput)
 	}
