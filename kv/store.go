@@ -247,7 +247,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 
 	db, err := s.openPebble()
 	if err == nil {
-		err = s.checkSchema(db)
+		err = s.checkSchemaSafe(db)
 		if err != nil {
 			_ = db.Close()
 		}
@@ -290,6 +290,28 @@ func (s *Store) openPebble() (*pebble.DB, error) {
 		return nil, fmt.Errorf("kv: open %s: %w", s.dir, err)
 	}
 	return db, nil
+}
+
+// checkSchemaSafe is checkSchema, with Pebble's fatal error on a corrupt
+// block (pebbleLogger panics) turned into one error that says what to do:
+// it was a 120-line panic at every start.
+func (s *Store) checkSchemaSafe(db *pebble.DB) (err error) {
+	defer recoverFatal(&err, func(f *pebbleFatal) error {
+		return fmt.Errorf("kv: open %s: the database is damaged (%v): restore it from a backup, or move it away to start with an empty one", s.dir, f.cause)
+	})
+	return s.checkSchema(db)
+}
+
+// recoverFatal, deferred, turns a pebbleLogger.Fatalf panic into *err
+// (made by wrap); any other panic goes on.
+func recoverFatal(err *error, wrap func(*pebbleFatal) error) {
+	if r := recover(); r != nil {
+		f, ok := r.(*pebbleFatal)
+		if !ok {
+			panic(r)
+		}
+		*err = wrap(f)
+	}
 }
 
 // checkSchema writes the schema version into a new database and refuses one
@@ -437,16 +459,10 @@ func (s *Store) commit(b *pebble.Batch) error { return s.commitWith(b, s.writeOp
 // commitWith commits b with opts (NoSync is only used for maintenance
 // writes, which can be redone: see pass).
 func (s *Store) commitWith(b *pebble.Batch, opts *pebble.WriteOptions) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			f, ok := r.(*pebbleFatal)
-			if !ok {
-				panic(r)
-			}
-			err = f
-			s.noteWriteError(err)
-		}
-	}()
+	defer recoverFatal(&err, func(f *pebbleFatal) error {
+		s.noteWriteError(f)
+		return f
+	})
 	if err := b.Commit(opts); err != nil {
 		s.noteWriteError(err)
 		return err
