@@ -238,6 +238,13 @@ type StartRequest struct {
 // missing binary, a profile the adapter rejects) returns an error and
 // leaves nothing behind.
 func (m *Manager) Start(ctx context.Context, req StartRequest) (Info, error) {
+	return m.start(ctx, req, false)
+}
+
+// start is Start. keepFailed (autostart) keeps a miner that cannot start
+// listed, failed, with the reason: a configured miner that vanished from
+// /miners left its user nothing to see but a log line.
+func (m *Manager) start(ctx context.Context, req StartRequest, keepFailed bool) (Info, error) {
 	if req.Watchdog != nil {
 		if err := req.Watchdog.Validate(); err != nil {
 			return Info{}, err
@@ -245,6 +252,9 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (Info, error) {
 	}
 	meta, err := m.cfg.Adapters.Metadata(ctx, req.Type)
 	if err != nil {
+		if keepFailed && ValidateName(req.Name) == nil {
+			m.keepFailed(newSupervisor(m, req.Name, req, meta), err)
+		}
 		return Info{}, err
 	}
 	name := req.Name
@@ -279,6 +289,9 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (Info, error) {
 		m.mu.Lock()
 		delete(m.miners, name)
 		m.mu.Unlock()
+		if keepFailed {
+			m.keepFailed(s, err)
+		}
 		return Info{}, err
 	}
 	m.wg.Add(1)
@@ -322,7 +335,7 @@ func (m *Manager) Autostart(ctx context.Context) (started []string, err error) {
 	for _, n := range names {
 		req := set[n]
 		req.Name = n
-		if _, err := m.Start(ctx, req); err != nil {
+		if _, err := m.start(ctx, req, true); err != nil {
 			m.log.Error("autostart failed", "miner", n, "err", err)
 			errs = append(errs, fmt.Errorf("autostart %q: %w", n, err))
 			continue
@@ -330,6 +343,25 @@ func (m *Manager) Autostart(ctx context.Context) (started []string, err error) {
 		started = append(started, n)
 	}
 	return started, errors.Join(errs...)
+}
+
+// keepFailed lists s, which never started (its begin was aborted or never
+// called), as failed with err as the reason. DELETE forgets it as any
+// miner; the autostart set keeps it until then.
+func (m *Manager) keepFailed(s *supervisor, err error) {
+	select {
+	case <-s.done:
+	default:
+		s.abort()
+	}
+	s.mu.Lock()
+	s.mu.info.State, s.mu.info.Message = StateFailed, "autostart failed: "+err.Error()
+	s.mu.Unlock()
+	m.mu.Lock()
+	if !m.closed && m.miners[s.name] == nil {
+		m.miners[s.name] = s
+	}
+	m.mu.Unlock()
 }
 
 // Stop stops the named miner (SIGTERM, grace, SIGKILL) and forgets it.

@@ -74,6 +74,39 @@ func TestAutostartAndSessions(t *testing.T) {
 	}
 }
 
+// A miner of the autostart set that cannot start (its binary is gone, its
+// adapter is missing) is listed as failed with the reason; it vanished
+// from the list, leaving only a log line. DELETE forgets it.
+func TestAutostartFailureListed(t *testing.T) {
+	store := agenttest.NewMemStore()
+	ctx := context.Background()
+	store.SetAutostart(ctx, "nobin", miner.StartRequest{Type: "fake", Name: "nobin", Binary: "/nonexistent/miner", Profile: abi.Profile{Algo: "fake"}})
+	store.SetAutostart(ctx, "notype", miner.StartRequest{Type: "gone", Name: "notype", Binary: "/bin/true"})
+	m, err := miner.NewManager(miner.Config{RunDir: t.TempDir(), Adapters: agenttest.NewFakeAdapters(), Store: store, StopGrace: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(ctx, true)
+	if started, err := m.Autostart(ctx); err == nil || len(started) != 0 {
+		t.Fatalf("autostart %v, %v", started, err)
+	}
+	for _, name := range []string{"nobin", "notype"} {
+		i, err := m.Get(name)
+		if err != nil || i.State != miner.StateFailed || !strings.HasPrefix(i.Message, "autostart failed: ") {
+			t.Fatalf("%s: %+v, %v", name, i, err)
+		}
+	}
+	if _, err := m.Stop(ctx, "nobin"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Get("nobin"); err == nil {
+		t.Fatal("a deleted failed miner is still listed")
+	}
+	if set, _ := store.Autostart(ctx); len(set) != 1 {
+		t.Fatalf("autostart set after DELETE: %v", set)
+	}
+}
+
 func TestPollsGoToHistory(t *testing.T) {
 	store := agenttest.NewMemStore()
 	e := newEnv(t, func(c *miner.Config) {
