@@ -283,8 +283,15 @@ func (f *fakeHistory) Query(ctx context.Context, q miner.HistoryQuery) ([]miner.
 	f.mu.Lock()
 	f.queries = append(f.queries, q)
 	f.mu.Unlock()
-	if q.Series == "nohistory" {
+	switch q.Series {
+	case "nohistory":
 		return nil, nil
+	case "huge": // one point a second: what a long range of raw polls can be
+		pts := make([]miner.HistoryPoint, maxHistoryPoints+1)
+		for i := range pts {
+			pts[i] = miner.HistoryPoint{Time: q.Since.Add(time.Duration(i) * time.Second), Count: 1}
+		}
+		return pts, nil
 	}
 	return []miner.HistoryPoint{{Time: q.Since, AvgHS: 100, MinHS: 90, MaxHS: 110, Count: 6, Resolution: miner.ResolutionMinute}}, nil
 }

@@ -172,7 +172,7 @@ func (a *API) historyHashrate(w http.ResponseWriter, r *http.Request, ps httprou
 				}
 			}
 		}
-		res.Source, res.Points = "storage", pts
+		res.Source, res.Points = "storage", bucketPoints(pts, hq)
 	} else {
 		if hq.Series != name {
 			return notImplemented("device history needs storage, which is not wired into this agent yet")
@@ -185,6 +185,11 @@ func (a *API) historyHashrate(w http.ResponseWriter, r *http.Request, ps httprou
 	}
 	if res.Points == nil {
 		res.Points = []miner.HistoryPoint{}
+	}
+	if n := len(res.Points); n > maxHistoryPoints {
+		// Without a step the finest resolution answers: a year of polls
+		// was 300,000 points and 42 MB.
+		return apiError(http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("%d points in this range, over %d: give a step (step=1h)", n, maxHistoryPoints))
 	}
 	return reply(w, http.StatusOK, res)
 }
@@ -233,25 +238,40 @@ func (a *API) memQuery(name string, hq miner.HistoryQuery) ([]miner.HistoryPoint
 			in = append(in, p)
 		}
 	}
-	if hq.Step <= 0 || len(in) == 0 {
-		return in, nil
+	return bucketPoints(in, hq), nil
+}
+
+// bucketPoints averages pts (in time order) into buckets of hq.Step from
+// hq.Since: the store answers from the resolution nearest the step, and
+// the answer is spaced by the step itself (step=5m gave 1-minute points).
+// A bucket is stamped with its start; its counts and shares are summed.
+func bucketPoints(pts []miner.HistoryPoint, hq miner.HistoryQuery) []miner.HistoryPoint {
+	if hq.Step <= 0 || len(pts) == 0 {
+		return pts
 	}
 	var out []miner.HistoryPoint
-	for _, p := range in {
-		t := hq.Since.Add(p.Time.Sub(hq.Since) / hq.Step * hq.Step)
+	for _, p := range pts {
+		d := p.Time.Sub(hq.Since)
+		if d < 0 {
+			d = 0 // a rollup that began before since counts in the first bucket
+		}
+		t := hq.Since.Add(d / hq.Step * hq.Step)
 		if n := len(out); n > 0 && out[n-1].Time.Equal(t) {
 			b := &out[n-1]
-			total := b.AvgHS*float64(b.Count) + p.AvgHS*float64(p.Count)
+			if b.Count+p.Count > 0 {
+				b.AvgHS = (b.AvgHS*float64(b.Count) + p.AvgHS*float64(p.Count)) / float64(b.Count+p.Count)
+			}
 			b.Count += p.Count
-			b.AvgHS = total / float64(b.Count)
 			b.MinHS = math.Min(b.MinHS, p.MinHS)
 			b.MaxHS = math.Max(b.MaxHS, p.MaxHS)
+			b.AcceptedDelta += p.AcceptedDelta
+			b.RejectedDelta += p.RejectedDelta
 			continue
 		}
 		p.Time = t
 		out = append(out, p)
 	}
-	return out, nil
+	return out
 }
 
 // memSummary summarises a running miner's in-memory history.

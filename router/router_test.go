@@ -245,6 +245,7 @@ func TestBadInput(t *testing.T) {
 		{"history since bad", "GET", "/history/miners/cpu/hashrate?since=yesterday", "", nil, 400, CodeBadRequest, "RFC 3339"},
 		{"history reversed", "GET", "/history/miners/cpu/hashrate?since=1h&until=2h", "", nil, 400, CodeBadRequest, "before"},
 		{"history too many points", "GET", "/history/miners/cpu/hashrate?since=400d&step=1s", "", nil, 400, CodeBadRequest, "larger step"},
+		{"history too many points without a step", "GET", "/history/miners/huge/hashrate?since=400d", "", nil, 400, CodeBadRequest, "give a step"},
 		{"history device bad", "GET", "/history/miners/cpu?device=../x", "", nil, 400, CodeInvalidName, "device"},
 		{"unknown route", "GET", "/nothing/here", "", nil, 404, CodeNotFound, "no route GET"},
 		{"unknown root route", "GET", "//favicon.ico", "", nil, 404, CodeNotFound, "no route"},
