@@ -1,6 +1,7 @@
 package install
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -105,6 +106,9 @@ func (i *Installer) statusError(resp *http.Response) error {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	e := &HTTPError{URL: resp.Request.URL.String(), StatusCode: resp.StatusCode}
+	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "text/html") || bytes.HasPrefix(bytes.TrimSpace(body), []byte("<")) {
+		body = nil // an error page: markup, not an explanation
+	}
 	e.Message = strings.Join(strings.Fields(strings.ToValidUTF8(string(body), "?")), " ")
 	if len(e.Message) > 200 {
 		e.Message = e.Message[:200] + "…"

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io/fs"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -1044,5 +1045,21 @@ func TestCheckRedirect(t *testing.T) {
 	}
 	if err := checkRedirect(mk("http://127.0.0.1/x"), []*http.Request{mk("http://127.0.0.1/a")}); err != nil {
 		t.Error(err)
+	}
+}
+
+// An error page is not quoted into the error: it was the start of the
+// release server's HTML in every message.
+func TestHTMLErrorPageLeftOut(t *testing.T) {
+	e := newEnv(t)
+	meta := xmrigMeta()
+	e.gh.handle(latestPath("xmrig/xmrig"), func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusBadGateway)
+		io.WriteString(w, "<!DOCTYPE HTML>\n<html lang=\"en\"><head><title>502</title></head><body>Bad gateway</body></html>")
+	})
+	_, err := e.inst.Latest(e.ctx(), meta)
+	if err == nil || strings.Contains(err.Error(), "<") || !strings.HasSuffix(err.Error(), "/releases/latest") {
+		t.Fatalf("error %v", err)
 	}
 }
