@@ -336,7 +336,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	if err != nil {
 		return nil, err
 	}
-	installer := &installService{in: inst, cat: s.catalog}
+	installer := &installService{in: inst, cat: s.catalog, log: log.With("component", "install")}
 
 	var alerts miner.Notifier
 	if cfg.AlertWebhook != "" || cfg.AlertCommand != "" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -26,6 +27,7 @@ import (
 type installService struct {
 	in  *install.Installer
 	cat *adapters.Catalog
+	log *slog.Logger
 }
 
 var (
@@ -106,6 +108,9 @@ func (s *installService) Install(ctx context.Context, typ string, req router.Ins
 		})
 	}
 	if err != nil {
+		// The caller gets the error; the agent's log keeps it too (a
+		// checksum mismatch is worth finding later).
+		s.log.Warn("install failed", "type", typ, "version", req.Version, "from", req.From, "err", err)
 		return router.InstalledMiner{}, installErrFrom(err, req.From != "")
 	}
 	return installedOf(inst), nil
