@@ -66,6 +66,8 @@ func installErrFrom(err error, local bool) error {
 		return classed(miner.ErrNotFound, err)
 	case errors.Is(err, install.ErrInvalidVersion), errors.Is(err, install.ErrInvalidType), errors.Is(err, fs.ErrNotExist):
 		return classed(miner.ErrInvalidInput, err)
+	case errors.Is(err, install.ErrVersionInstalled):
+		return classed(miner.ErrConflict, err)
 	case errors.Is(err, install.ErrVersionProbe) && local:
 		// The user's own file that does not run as this miner.
 		return classed(miner.ErrInvalidInput, err)

@@ -70,6 +70,9 @@ var (
 	ErrVersionProbe = errors.New("install: version not detected")
 	// ErrCorruptRecord: an install record or pin file cannot be read.
 	ErrCorruptRecord = errors.New("install: corrupt install record")
+	// ErrVersionInstalled: an install from a local file of a version that
+	// is installed, verified, with another binary.
+	ErrVersionInstalled = errors.New("install: version already installed")
 )
 
 // DigestError reports a SHA-256 that differs from the expected one. Err is

@@ -507,8 +507,9 @@ func makeExecutable(root, rel string) error {
 // ProbeVersion with meta.VersionProbe. The trust recorded is TrustLocal.
 //
 // A version already installed with the same binary is left as it is
-// (Installed.Unchanged); one with a different binary is replaced. A
-// missing path fails with an error matching fs.ErrNotExist.
+// (Installed.Unchanged); one with a different binary is replaced, unless
+// it came verified from its release (ErrVersionInstalled). A missing path
+// fails with an error matching fs.ErrNotExist.
 func (i *Installer) InstallFrom(ctx context.Context, meta abi.Metadata, src string, probe func(ctx context.Context, binary string) (string, error)) (Installed, error) {
 	inst, err := i.installFrom(ctx, &meta, src, probe)
 	if err != nil {
@@ -709,6 +710,13 @@ func (i *Installer) commit(ctx context.Context, typ, typeDir, work string, vr ve
 		return Installed{}, err
 	}
 	verDir := filepath.Join(typeDir, vr.Version)
+	if old := rec.find(vr.Version); old != nil && vr.Trust == TrustLocal && old.Trust != TrustLocal && old.BinarySHA256 != vr.BinarySHA256 &&
+		verifyFile(filepath.Join(verDir, filepath.FromSlash(old.Binary)), old.BinarySHA256) == nil {
+		// A file of the user's own does not silently take the place of a
+		// verified download of the same version.
+		return Installed{}, fmt.Errorf("%w: %s %s is installed from its release (trust: %s) with another binary; uninstall that version first (rigd uninstall %s --version %s)",
+			ErrVersionInstalled, typ, vr.Version, old.Trust, typ, vr.Version)
+	}
 	unchanged := false
 	if old := rec.find(vr.Version); old != nil && old.BinarySHA256 == vr.BinarySHA256 &&
 		verifyFile(filepath.Join(verDir, filepath.FromSlash(old.Binary)), old.BinarySHA256) == nil {

@@ -226,3 +226,22 @@ func TestInstallFromProbesVersion(t *testing.T) {
 		t.Fatalf("local install over the verified one = %+v, %v", loc, err)
 	}
 }
+
+// A file of the user's own with another binary does not silently take the
+// place of a verified download of the same version: it is refused, and
+// the verified binary stays.
+func TestInstallFromKeepsVerifiedVersion(t *testing.T) {
+	e := newEnv(t)
+	meta := xmrigMeta()
+	e.installGood(meta, "6.16.0", v1Body)
+	src := filepath.Join(t.TempDir(), "xmrig")
+	os.WriteFile(src, []byte("another binary"), 0o755)
+	_, err := e.inst.InstallFrom(e.ctx(), meta, src, fixedProbe(t, e.data, "6.16.0"))
+	if !errors.Is(err, ErrVersionInstalled) || !strings.Contains(err.Error(), "rigd uninstall xmrig --version 6.16.0") {
+		t.Fatalf("InstallFrom over a verified version: %v", err)
+	}
+	e.assertWorks("xmrig", "6.16.0", v1Body)
+	if list, _ := e.inst.Installed("xmrig"); len(list) != 1 || list[0].Trust != TrustSHA256Sums {
+		t.Fatalf("Installed = %+v", list)
+	}
+}
