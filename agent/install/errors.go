@@ -87,7 +87,12 @@ type DigestError struct {
 }
 
 func (e *DigestError) Error() string {
-	return fmt.Sprintf("%v: %s: expected sha256 %s, got %s", e.Err, e.Path, e.Expected, e.Actual)
+	msg := fmt.Sprintf("%v: %s: expected sha256 %s, got %s", e.Err, e.Path, e.Expected, e.Actual)
+	if errors.Is(e.Err, ErrPinMismatch) {
+		msg += " (the release changed since its first install; if it was re-published on purpose, " +
+			"remove its entry from miners/TYPE/pins.json in the data dir)"
+	}
+	return msg
 }
 
 func (e *DigestError) Unwrap() error { return e.Err }

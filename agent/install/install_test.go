@@ -589,6 +589,9 @@ func TestPinOnFirstUse(t *testing.T) {
 	if !errors.Is(err, ErrPinMismatch) || !errors.As(err, &de) || de.Expected != sha256Hex(archive2) || de.Actual != sha256Hex(evil) {
 		t.Fatalf("reinstall with another digest: %v", err)
 	}
+	if !strings.Contains(err.Error(), "pins.json") { // it said nothing of what to do
+		t.Errorf("the refusal does not say how to accept a re-published release: %v", err)
+	}
 	if d := diffSnapshots(before, snapshot(t, e.outer)); d != "" {
 		t.Errorf("files changed by a refused install:\n%s", d)
 	}
