@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -234,8 +235,14 @@ func (i *Installer) download(ctx context.Context, url, dst, file string, progres
 			return "", 0, fmt.Errorf("%w: %s is %d bytes, over the %d-byte download limit", ErrTooLarge, url, m.total, i.maxDownload)
 		}
 		limit := i.maxDownload - m.current + 1
-		_, err = io.Copy(io.MultiWriter(f, progressWriter{m}), io.LimitReader(resp.Body, limit))
+		body := &stallReader{r: resp.Body, d: i.stallTimeout}
+		body.t = time.AfterFunc(body.d, func() { body.stalled.Store(true); resp.Body.Close() })
+		_, err = io.Copy(io.MultiWriter(f, progressWriter{m}), io.LimitReader(body, limit))
+		body.t.Stop()
 		resp.Body.Close()
+		if err != nil && body.stalled.Load() {
+			err = fmt.Errorf("no data for %s", i.stallTimeout)
+		}
 		if m.current > i.maxDownload {
 			return "", 0, fmt.Errorf("%w: %s is over the %d-byte download limit", ErrTooLarge, url, i.maxDownload)
 		}
@@ -258,6 +265,24 @@ func (i *Installer) download(ctx context.Context, url, dst, file string, progres
 		return hashFile(ctx, f, m.current)
 	}
 	return "", 0, fmt.Errorf("%w: %s: %d of %d bytes after %d attempts: %v", ErrTruncated, url, m.current, m.total, maxAttempts, lastErr)
+}
+
+// stallReader closes a response body (by its timer) that sends nothing
+// for d: a stalled server kept a download, and its progress line, frozen
+// until the whole install timed out.
+type stallReader struct {
+	r       io.Reader
+	d       time.Duration
+	t       *time.Timer
+	stalled atomic.Bool
+}
+
+func (s *stallReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if n > 0 {
+		s.t.Reset(s.d)
+	}
+	return n, err
 }
 
 func restart(f *os.File, m *progressMeter) error {

@@ -1066,3 +1066,27 @@ func TestHTMLErrorPageLeftOut(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// A server that stops sending mid-body is given up on after StallTimeout
+// and the download resumed; it kept the download (and its progress line)
+// frozen until the whole install timed out.
+func TestStalledDownload(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.StallTimeout = 100 * time.Millisecond })
+	meta := xmrigMeta()
+	archive := goodArchive(t, meta, "6.16.0", v1Body)
+	e.gh.release(meta, "6.16.0", map[string][]byte{assetName(meta, "6.16.0"): archive}, true)
+	e.gh.handle(downloadPath("xmrig/xmrig", "v6.16.0", assetName(meta, "6.16.0")), func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(archive)))
+		w.Write(archive[:len(archive)/2])
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // and nothing more
+	})
+	start := time.Now()
+	_, err := e.inst.Install(e.ctx(), meta, "6.16.0", nil)
+	if !errors.Is(err, ErrTruncated) || !strings.Contains(err.Error(), "no data for 100ms") {
+		t.Fatalf("stalled download: %v", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("gave up after %v", took)
+	}
+}

@@ -27,6 +27,7 @@ const (
 	DefaultMaxExtractBytes  = 2 << 30
 	DefaultMaxExtractFiles  = 10_000
 	DefaultDownloadTimeout  = 10 * time.Minute
+	DefaultStallTimeout     = time.Minute
 )
 
 // Config configures an Installer. Only DataDir is required.
@@ -55,6 +56,10 @@ type Config struct {
 	// DownloadTimeout bounds all requests of one Install together.
 	// Default DefaultDownloadTimeout.
 	DownloadTimeout time.Duration
+	// StallTimeout gives up on a response whose body sends nothing for
+	// that long (the download is then resumed, as after a broken
+	// connection). Default DefaultStallTimeout.
+	StallTimeout time.Duration
 	// Logger receives progress and warnings. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock (for the latest-release cache and progress).
@@ -132,6 +137,7 @@ type Installer struct {
 	maxExtract      int64
 	maxFiles        int
 	downloadTimeout time.Duration
+	stallTimeout    time.Duration
 	log             *slog.Logger
 	now             func() time.Time
 	goos, goarch    string // the platform assets are chosen for
@@ -158,6 +164,7 @@ func New(cfg Config) (*Installer, error) {
 		maxExtract:      cfg.MaxExtractBytes,
 		maxFiles:        cfg.MaxExtractFiles,
 		downloadTimeout: cfg.DownloadTimeout,
+		stallTimeout:    cfg.StallTimeout,
 		log:             cfg.Logger,
 		now:             cfg.Now,
 		goos:            runtime.GOOS,
@@ -172,6 +179,9 @@ func New(cfg Config) (*Installer, error) {
 	}
 	if i.maxExtract <= 0 {
 		i.maxExtract = DefaultMaxExtractBytes
+	}
+	if i.stallTimeout <= 0 {
+		i.stallTimeout = DefaultStallTimeout
 	}
 	if i.maxFiles <= 0 {
 		i.maxFiles = DefaultMaxExtractFiles
