@@ -29,7 +29,14 @@ func parseWhen(s string, now time.Time, name string) (time.Time, error) {
 	}
 	d, err := parseDuration(s)
 	if err != nil || d < 0 {
-		return time.Time{}, apiError(http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("%s %q: want an RFC 3339 time (2024-05-01T12:00:00Z) or a duration back from now (24h, 7d)", name, s))
+		hint := ""
+		if strings.Contains(s, " ") {
+			hint = "; a '+' in a URL reads as a space: write it %2B"
+		}
+		return time.Time{}, apiError(http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("%s %q: want an RFC 3339 time (2024-05-01T12:00:00Z) or a duration back from now (24h, 7d)%s", name, s, hint))
+	}
+	if d == 0 && name == "since" { // until=0 is now
+		return time.Time{}, apiError(http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("since %q: a duration back from now must be more than 0", s))
 	}
 	return now.Add(-d), nil
 }

@@ -243,6 +243,8 @@ func TestBadInput(t *testing.T) {
 		{"since not a number", "GET", "/miners/cpu/logs?since=x", "", nil, 400, CodeBadRequest, "since"},
 		{"strip bad", "GET", "/miners/cpu/logs?strip=yes", "", nil, 400, CodeBadRequest, "strip"},
 		{"history since bad", "GET", "/history/miners/cpu/hashrate?since=yesterday", "", nil, 400, CodeBadRequest, "RFC 3339"},
+		{"history since with an unencoded +", "GET", "/history/miners/cpu/hashrate?since=2026-11-27T16:43:00+01:00", "", nil, 400, CodeBadRequest, "%2B"},
+		{"history since zero", "GET", "/history/miners/cpu/hashrate?since=0", "", nil, 400, CodeBadRequest, "more than 0"},
 		{"history reversed", "GET", "/history/miners/cpu/hashrate?since=1h&until=2h", "", nil, 400, CodeBadRequest, "before"},
 		{"history too many points", "GET", "/history/miners/cpu/hashrate?since=400d&step=1s", "", nil, 400, CodeBadRequest, "larger step"},
 		{"history too many points without a step", "GET", "/history/miners/huge/hashrate?since=400d", "", nil, 400, CodeBadRequest, "give a step"},
