@@ -117,6 +117,9 @@ func (cfg *serveConfig) check() error {
 	if cfg.WatchInterval < 0 {
 		return usagef("--adapters-watch %s: must be 0 (never) or more", cfg.WatchInterval)
 	}
+	if fi, err := os.Stat(cfg.AdaptersDir); cfg.AdaptersDir != "" && err == nil && !fi.IsDir() {
+		return usagef("--adapters-dir %s: not a directory", cfg.AdaptersDir)
+	}
 	if _, err := newLogger(io.Discard, cfg.LogLevel, cfg.LogFormat); err != nil {
 		return usagef("%v", err)
 	}
