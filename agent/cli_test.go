@@ -403,6 +403,12 @@ func TestTokenFile(t *testing.T) {
 	if _, _, err := loadOrCreateToken(path); err == nil {
 		t.Fatal("a short token was accepted")
 	}
+	// A directory in its place: chmod would not help (it said to).
+	os.Remove(path)
+	os.Mkdir(path, 0o755)
+	if _, _, err := loadOrCreateToken(path); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("a directory as the token: %v", err)
+	}
 }
 
 // TestServeBadDurations: a duration the agent cannot work with, or a

@@ -121,6 +121,9 @@ func readToken(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("api token %s: not a regular file; remove it to get a new token", path)
+	}
 	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
 		return "", fmt.Errorf("api token %s: mode %v lets other users read it; run chmod 600 %s", path, fi.Mode().Perm(), path)
 	}
