@@ -154,6 +154,14 @@
 // reserve exists so that this does not happen. Background errors are
 // logged; ENOSPC among them degrades the store.
 //
+// A damaged file (a block whose checksum fails) is not fatal: Pebble's
+// default for it is Logger.Fatalf, which panicked the agent at every start
+// or in a background goroutine. kv handles EventListener.DataCorruption
+// instead: the read that met it fails with the corruption error, the store
+// is degraded (Healthy, /ready) and the file is logged at error. Open
+// refuses a database damaged where it reads with one line saying to
+// restore it or move it away.
+//
 // # Logging
 //
 // Pebble's log goes to Options.Logger ("component"="pebble"): Infof at

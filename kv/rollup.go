@@ -59,19 +59,7 @@ func (s *Store) Run(ctx context.Context) error {
 // free space. Passes are serialised. A pass interrupted by ctx, Close or a
 // crash leaves the store consistent: each rollup batch carries its progress
 // marker.
-func (s *Store) Maintain(ctx context.Context) (err error) {
-	// A damaged block read by the rollups or the retention makes Pebble
-	// give up (pebbleLogger panics): the history is then degraded, and the
-	// agent, which runs this in the background, keeps mining.
-	defer recoverFatal(&err, func(f *pebbleFatal) error {
-		err := fmt.Errorf("%w: the database is damaged: %v", ErrDegraded, f)
-		s.mu.Lock()
-		s.mu.degraded = err
-		s.mu.lastProbe = time.Now()
-		s.mu.Unlock()
-		s.log.Error("kv: maintenance stopped on a damaged database; restore it from a backup, or move it away", "err", f)
-		return fmt.Errorf("kv: maintain: %w", err)
-	})
+func (s *Store) Maintain(ctx context.Context) error {
 	select {
 	case s.maint <- struct{}{}:
 		defer func() { <-s.maint }()

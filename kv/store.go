@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -247,9 +248,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 
 	db, err := s.openPebble()
 	if err == nil {
-		err = s.checkSchemaSafe(db)
+		err = s.checkSchema(db)
 		if err != nil {
 			_ = db.Close()
+		}
+		if pebble.IsCorruptionError(err) {
+			err = fmt.Errorf("kv: open %s: the database is damaged: restore it from a backup, or move it away to start with an empty one (%v)", s.dir, firstLine(err))
 		}
 	}
 	if err != nil {
@@ -271,6 +275,10 @@ func (s *Store) openPebble() (*pebble.DB, error) {
 		FormatMajorVersion: pebble.FormatNewest,
 		EventListener: &pebble.EventListener{
 			BackgroundError: s.onBackgroundError,
+			// Not Pebble's default, which is Logger.Fatalf: a damaged block
+			// then panicked the agent (at every start, or in a background
+			// goroutine); it is an error for the read that met it.
+			DataCorruption: s.onCorruption,
 			DiskSlow: func(info pebble.DiskSlowInfo) {
 				s.log.Warn("kv: disk slow", "info", info.String())
 			},
@@ -290,28 +298,6 @@ func (s *Store) openPebble() (*pebble.DB, error) {
 		return nil, fmt.Errorf("kv: open %s: %w", s.dir, err)
 	}
 	return db, nil
-}
-
-// checkSchemaSafe is checkSchema, with Pebble's fatal error on a corrupt
-// block (pebbleLogger panics) turned into one error that says what to do:
-// it was a 120-line panic at every start.
-func (s *Store) checkSchemaSafe(db *pebble.DB) (err error) {
-	defer recoverFatal(&err, func(f *pebbleFatal) error {
-		return fmt.Errorf("kv: open %s: the database is damaged (%v): restore it from a backup, or move it away to start with an empty one", s.dir, f.cause)
-	})
-	return s.checkSchema(db)
-}
-
-// recoverFatal, deferred, turns a pebbleLogger.Fatalf panic into *err
-// (made by wrap); any other panic goes on.
-func recoverFatal(err *error, wrap func(*pebbleFatal) error) {
-	if r := recover(); r != nil {
-		f, ok := r.(*pebbleFatal)
-		if !ok {
-			panic(r)
-		}
-		*err = wrap(f)
-	}
 }
 
 // checkSchema writes the schema version into a new database and refuses one
@@ -431,6 +417,27 @@ func (s *Store) noteWriteError(err error) {
 	s.log.Error("kv: write failed; writes are refused until storage recovers", "err", err)
 }
 
+// onCorruption records a damaged file that a read met: the storage is
+// degraded (/ready), and the read fails with the corruption error. It is
+// called on read paths, so it only logs and sets state.
+func (s *Store) onCorruption(info pebble.DataCorruptionInfo) {
+	s.log.Error("kv: the database is damaged; restore it from a backup, or move it away", "file", info.Path, "err", firstLine(info.Details))
+	s.mu.Lock()
+	s.mu.degraded = fmt.Errorf("%w: the database is damaged: %s", ErrDegraded, info.Path)
+	s.mu.lastProbe = time.Now()
+	s.mu.Unlock()
+}
+
+// firstLine is err's message up to its first newline (Pebble's errors
+// carry their stacks after it).
+func firstLine(err error) string {
+	if err == nil {
+		return ""
+	}
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return msg
+}
+
 func (s *Store) onBackgroundError(err error) {
 	s.log.Error("kv: background error", "err", err)
 	if vfs.IsNoSpaceError(err) {
@@ -459,10 +466,16 @@ func (s *Store) commit(b *pebble.Batch) error { return s.commitWith(b, s.writeOp
 // commitWith commits b with opts (NoSync is only used for maintenance
 // writes, which can be redone: see pass).
 func (s *Store) commitWith(b *pebble.Batch, opts *pebble.WriteOptions) (err error) {
-	defer recoverFatal(&err, func(f *pebbleFatal) error {
-		s.noteWriteError(f)
-		return f
-	})
+	defer func() {
+		if r := recover(); r != nil {
+			f, ok := r.(*pebbleFatal)
+			if !ok {
+				panic(r)
+			}
+			err = f
+			s.noteWriteError(err)
+		}
+	}()
 	if err := b.Commit(opts); err != nil {
 		s.noteWriteError(err)
 		return err
