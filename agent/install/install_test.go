@@ -931,14 +931,7 @@ func TestInstallCanceled(t *testing.T) {
 func TestDownloadTimeout(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.DownloadTimeout = 300 * time.Millisecond })
 	meta := xmrigMeta()
-	archive := goodArchive(t, meta, "6.16.0", v1Body)
-	e.gh.release(meta, "6.16.0", map[string][]byte{assetName(meta, "6.16.0"): archive}, true)
-	e.gh.handle(downloadPath("xmrig/xmrig", "v6.16.0", assetName(meta, "6.16.0")), func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Length", strconv.Itoa(len(archive)))
-		w.Write(archive[:10])
-		w.(http.Flusher).Flush()
-		<-r.Context().Done()
-	})
+	e.stallingRelease(meta, "6.16.0", 10)
 	start := time.Now()
 	_, err := e.inst.Install(e.ctx(), meta, "6.16.0", nil)
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 10*time.Second {
@@ -1073,14 +1066,7 @@ func TestHTMLErrorPageLeftOut(t *testing.T) {
 func TestStalledDownload(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.StallTimeout = 100 * time.Millisecond })
 	meta := xmrigMeta()
-	archive := goodArchive(t, meta, "6.16.0", v1Body)
-	e.gh.release(meta, "6.16.0", map[string][]byte{assetName(meta, "6.16.0"): archive}, true)
-	e.gh.handle(downloadPath("xmrig/xmrig", "v6.16.0", assetName(meta, "6.16.0")), func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Length", strconv.Itoa(len(archive)))
-		w.Write(archive[:len(archive)/2])
-		w.(http.Flusher).Flush()
-		<-r.Context().Done() // and nothing more
-	})
+	e.stallingRelease(meta, "6.16.0", 100)
 	start := time.Now()
 	_, err := e.inst.Install(e.ctx(), meta, "6.16.0", nil)
 	if !errors.Is(err, ErrTruncated) || !strings.Contains(err.Error(), "no data for 100ms") {
@@ -1089,4 +1075,17 @@ func TestStalledDownload(t *testing.T) {
 	if took := time.Since(start); took > 10*time.Second {
 		t.Fatalf("gave up after %v", took)
 	}
+}
+
+// stallingRelease publishes a good XMRig release (meta is xmrigMeta) at
+// version whose archive download sends its first n bytes and then nothing.
+func (e *testEnv) stallingRelease(meta abi.Metadata, version string, n int) {
+	archive := goodArchive(e.t, meta, version, v1Body)
+	e.gh.release(meta, version, map[string][]byte{assetName(meta, version): archive}, true)
+	e.gh.handle(downloadPath("xmrig/xmrig", "v"+version, assetName(meta, version)), func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(archive)))
+		w.Write(archive[:n])
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
 }
