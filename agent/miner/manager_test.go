@@ -416,7 +416,12 @@ func TestReapOrphans(t *testing.T) {
 }
 
 func testReapOrphans(t *testing.T, record string) {
-	runDir := t.TempDir()
+	// Through a link, as a data dir often is: a process's working
+	// directory reads without it.
+	runDir := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(t.TempDir(), runDir); err != nil {
+		t.Fatal(err)
+	}
 	adapters := agenttest.NewFakeAdapters()
 	m1, err := miner.NewManager(miner.Config{RunDir: runDir, Adapters: adapters})
 	if err != nil {

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -875,7 +877,21 @@ func (m *Manager) ReapOrphans(ctx context.Context) []string {
 		records[dir] = r
 	}
 	if len(lost) > 0 {
-		leaders = proc.GroupLeadersIn(lost)
+		// A process's working directory reads as an absolute path with no
+		// links: compare the run dirs in that form.
+		real := map[string]string{}
+		for _, dir := range lost {
+			r, err := filepath.EvalSymlinks(dir)
+			if err == nil {
+				r, err = filepath.Abs(r)
+			}
+			if err == nil {
+				real[r] = dir
+			}
+		}
+		for r, found := range proc.GroupLeadersIn(slices.Collect(maps.Keys(real))) {
+			leaders[real[r]] = found
+		}
 	}
 	for dir, r := range records {
 		leaders[dir] = map[int]uint64{}
