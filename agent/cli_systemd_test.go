@@ -110,7 +110,7 @@ func TestSystemdUnit(t *testing.T) {
 		{"--retention-minute", "1h"}, {"--adapter-digest", "nothex"}, {"extra"}, {"--data-dir", "relative"}, {"--user", "a b"}, {"--user", "ri%n"},
 		{"--log-level", "loud"}, {"--log-level", "info+2"}, {"--log-format", "xml"}, {"--listen", "garbage"}, {"--listen", "127.0.0.1:99999"},
 		{"--p2p-listen", "bogus"}, {"--node-role", "king"}, {"--alert-command", "x"}, {"--alert-webhook", "ftp://x/y"},
-		{"--release-base-url", "not a url"}, {"--api-prefix", "nope"}, {"--api-prefix", "/api?x=1"},
+		{"--release-base-url", "not a url"}, {"--api-prefix", "/a/../b"}, {"--api-prefix", "/api?x=1"},
 		{"--rate-limit", "NaN"}, {"--rate-limit", "0"}, {"--rate-burst", "0"}, {"--read-header-timeout", "0s"}, {"--adapters-dir", "/etc/passwd"}} {
 		if code, _, errs := run(t.Context(), append([]string{"systemd-unit"}, bad...)...); code != 2 || strings.Count(errs, "\n") != 1 {
 			t.Errorf("systemd-unit %v: exit %d, stderr %q", bad, code, errs)

@@ -142,8 +142,10 @@ func (cfg *serveConfig) check() error {
 			return usagef("--%s %q: want an http:// or https:// URL", u.flag, u.v)
 		}
 	}
-	if !strings.HasPrefix(cfg.APIPrefix, "/") || path.Clean(cfg.APIPrefix) != cfg.APIPrefix || strings.ContainsAny(cfg.APIPrefix, "?#%") {
-		return usagef("--api-prefix %q: want a clean absolute path such as /api/v1/mining", cfg.APIPrefix)
+	// The router mounts the API at "/" + the prefix without its outer
+	// slashes; what is left must be a plain path.
+	if p := "/" + strings.Trim(cfg.APIPrefix, "/"); path.Clean(p) != p || strings.ContainsAny(p, "?#% \t") {
+		return usagef("--api-prefix %q: want a plain path such as /api/v1/mining", cfg.APIPrefix)
 	}
 	switch {
 	case math.IsNaN(cfg.RateLimit) || math.IsInf(cfg.RateLimit, 0) || cfg.RateLimit == 0:
