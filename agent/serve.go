@@ -18,7 +18,6 @@ import (
 	"os"
 	"path"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -164,8 +163,8 @@ func checkAddr(addr string) error {
 	if err != nil {
 		return errors.New("want HOST:PORT, e.g. 127.0.0.1:9090")
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return errors.New("the port must be a number from 0 to 65535")
+	if _, err := net.LookupPort("tcp", port); err != nil || port == "" {
+		return errors.New("the port must be a number from 0 to 65535 or a service name")
 	}
 	return nil
 }
