@@ -78,4 +78,14 @@ func TestMergeAPIDropsUnlistedDevices(t *testing.T) {
 	if len(s.Devices) != 2 {
 		t.Fatalf("a reply without devices dropped them: %+v", s.Devices)
 	}
+	// A kind the API does not report (the console's own naming) stays.
+	s.Merge(&Stats{Devices: []Device{{ID: 0, Kind: "amd"}}})
+	s.MergeAPI(&Stats{Devices: []Device{{ID: 0, Kind: "nvidia"}}})
+	if len(s.Devices) != 2 || s.Devices[0].Kind != "amd" || s.Devices[1].Kind != "nvidia" || s.Devices[1].ID != 0 {
+		t.Fatalf("devices after an answer of another kind: %+v", s.Devices)
+	}
+	s.MergeAPI(&Stats{Devices: []Device{}}) // an empty list: none left
+	if len(s.Devices) != 0 {
+		t.Fatalf("an empty device list kept %+v", s.Devices)
+	}
 }
