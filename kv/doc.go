@@ -157,10 +157,11 @@
 // A damaged file (a block whose checksum fails) is not fatal: Pebble's
 // default for it is Logger.Fatalf, which panicked the agent at every start
 // or in a background goroutine. kv handles EventListener.DataCorruption
-// instead: the read that met it fails with the corruption error, the store
-// is degraded (Healthy, /ready) and the file is logged at error. Open
-// refuses a database damaged where it reads with one line saying to
-// restore it or move it away.
+// instead: the read that met it fails with the corruption error, Healthy
+// (/ready) reports the damage until the next start, the background rollups
+// stop, and the file is logged at error; writes go on, the rest being
+// sound. Open refuses a database damaged where it reads with one line
+// saying to restore it or move it away.
 //
 // # Logging
 //

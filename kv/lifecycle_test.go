@@ -293,3 +293,16 @@ func TestOpenDamagedDatabase(t *testing.T) {
 		t.Fatalf("Open of a damaged database: %v", err)
 	}
 }
+
+// TestDamagedFileMet: a damaged file a read meets is reported by Healthy
+// (and so /ready) from then on, but writes go on: the rest is sound.
+func TestDamagedFileMet(t *testing.T) {
+	s := openTest(t, vfs.NewMem(), newClock(epoch))
+	s.onCorruption(pebble.DataCorruptionInfo{Path: "db/000042.sst", Details: errors.New("block 1: checksum mismatch\nstack…")})
+	if err := s.Healthy(); !errors.Is(err, ErrDegraded) || !strings.Contains(err.Error(), "000042.sst") {
+		t.Fatalf("Healthy after a damaged read: %v", err)
+	}
+	if err := s.PutProfile(context.Background(), miner.StoredProfile{ID: "p", Name: "p", Type: "xmrig"}); err != nil {
+		t.Fatalf("a write after a damaged read: %v", err)
+	}
+}

@@ -170,7 +170,8 @@ type Store struct {
 
 	mu struct {
 		sync.Mutex
-		degraded      error     // nil when healthy; wraps ErrDegraded
+		degraded      error     // nil when writes are accepted; wraps ErrDegraded
+		damaged       error     // a read met a damaged file; wraps ErrDegraded, stays
 		walBroken     bool      // a Pebble write failed: reopen before writing again
 		reserved      bool      // the reserve file exists
 		lastProbe     time.Time // last free-space check while degraded (monotonic)
@@ -379,7 +380,13 @@ func (s *Store) acquire(write bool) (*pebble.DB, func(), error) {
 		return nil, nil, ErrDegraded
 	}
 	if write {
-		if err := s.Healthy(); err != nil {
+		s.mu.Lock()
+		err := s.mu.degraded // a damaged file does not stop writes elsewhere
+		s.mu.Unlock()
+		if err == nil && s.closing.Load() {
+			err = ErrClosed
+		}
+		if err != nil {
 			s.state.RUnlock()
 			return nil, nil, err
 		}
@@ -397,7 +404,10 @@ func (s *Store) Healthy() error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.mu.degraded
+	if s.mu.degraded != nil {
+		return s.mu.degraded
+	}
+	return s.mu.damaged
 }
 
 // noteWriteError records a failed Pebble commit: its WAL may be unusable, so
@@ -417,14 +427,15 @@ func (s *Store) noteWriteError(err error) {
 	s.log.Error("kv: write failed; writes are refused until storage recovers", "err", err)
 }
 
-// onCorruption records a damaged file that a read met: the storage is
-// degraded (/ready), and the read fails with the corruption error. It is
-// called on read paths, so it only logs and sets state.
+// onCorruption records a damaged file that a read met: the read fails
+// with the corruption error, Healthy (/ready) reports the damage until the
+// agent restarts, and the background rollups stop; writes go on (the
+// rest of the database is sound). It is called on read paths, so it only
+// logs and sets state.
 func (s *Store) onCorruption(info pebble.DataCorruptionInfo) {
 	s.log.Error("kv: the database is damaged; restore it from a backup, or move it away", "file", info.Path, "err", firstLine(info.Details))
 	s.mu.Lock()
-	s.mu.degraded = fmt.Errorf("%w: the database is damaged: %s", ErrDegraded, info.Path)
-	s.mu.lastProbe = time.Now()
+	s.mu.damaged = fmt.Errorf("%w: the database is damaged: %s", ErrDegraded, info.Path)
 	s.mu.Unlock()
 }
 
