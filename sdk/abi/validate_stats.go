@@ -17,7 +17,7 @@ import (
 func (r *LineResult) Check() error {
 	for i := range r.Events {
 		e := &r.Events[i]
-		c := checker{where: "events[" + strconv.Itoa(i) + "]."}
+		c := checker{list: "events", idx: i}
 		c.i("accepted", e.Accepted)
 		c.i("rejected", e.Rejected)
 		c.i("height", e.Height)
@@ -25,7 +25,7 @@ func (r *LineResult) Check() error {
 		c.f("latency_ms", e.LatencyMS)
 		c.f("hashrate_hs", e.HashrateHS)
 		if e.Device != nil {
-			c.where += "device."
+			c.sub = "device."
 			c.device(e.Device)
 		}
 		if c.err != nil {
@@ -40,7 +40,7 @@ func (r *LineResult) Check() error {
 
 // Check is LineResult.Check for Stats (a parse_api result).
 func (s *Stats) Check() error {
-	c := checker{where: "stats."}
+	c := checker{list: "stats", idx: -1}
 	c.f("hashrate_hs", s.HashrateHS)
 	c.f("hashrate_60s_hs", s.Hashrate60sHS)
 	c.f("hashrate_15m_hs", s.Hashrate15mHS)
@@ -54,27 +54,38 @@ func (s *Stats) Check() error {
 	c.f("difficulty", s.Difficulty)
 	c.f("uptime_s", s.UptimeS)
 	for i := range s.Devices {
-		c.where = "stats.devices[" + strconv.Itoa(i) + "]."
+		c.list, c.idx = "stats.devices", i
 		c.device(&s.Devices[i])
 	}
 	return c.err
 }
 
-// checker records the first negative value it is shown.
+// checker records the first negative value it is shown. The field's path
+// (list[idx].sub) is only spelt out for the error: results are checked on
+// every batch.
 type checker struct {
-	where string
-	err   error
+	list string
+	idx  int // -1: list is not a list
+	sub  string
+	err  error
+}
+
+func (c *checker) where(name string) string {
+	if c.idx < 0 {
+		return c.list + "." + c.sub + name
+	}
+	return c.list + "[" + strconv.Itoa(c.idx) + "]." + c.sub + name
 }
 
 func (c *checker) f(name string, v *float64) {
 	if c.err == nil && v != nil && *v < 0 {
-		c.err = fmt.Errorf("%s%s is negative (%v)", c.where, name, *v)
+		c.err = fmt.Errorf("%s is negative (%v)", c.where(name), *v)
 	}
 }
 
 func (c *checker) i(name string, v *int64) {
 	if c.err == nil && v != nil && *v < 0 {
-		c.err = fmt.Errorf("%s%s is negative (%d)", c.where, name, *v)
+		c.err = fmt.Errorf("%s is negative (%d)", c.where(name), *v)
 	}
 }
 
