@@ -10,9 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
-
 	"github.com/rigd/rigd/sdk/abi"
 )
 
@@ -371,60 +368,5 @@ func TestMemoryPerInstanceIntegration(t *testing.T) {
 	if growth+linear > budget {
 		t.Errorf("one instance costs %d KiB of host memory (heap +%d KiB, linear memory %d KiB), budget %d KiB",
 			(growth+linear)>>10, growth>>10, linear>>10, budget>>10)
-	}
-}
-
-// BenchmarkCloseOnContextDone measures what WithCloseOnContextDone(true)
-// (DESIGN §2) costs the calls: with it wazero compiles a call out to Go at
-// every wasm loop header so that a cancelled context can stop the guest,
-// and a Go guest enters such a loop at every function call and every
-// iteration. "off" is the same runtime with the option off, for reference
-// only: without it a guest that never returns cannot be stopped.
-func BenchmarkCloseOnContextDone(b *testing.B) {
-	ctx := context.Background()
-	lines := realLines(b, abi.MaxLineBatch, false)
-	req := apiSummaryRequest(b)
-	for _, on := range []bool{true, false} {
-		name := map[bool]string{true: "on", false: "off"}[on]
-		rt := newTestRuntime(b, benchDeadlines)
-		if !on {
-			// Swap the wazero runtime for one without the option.
-			rt.r.Close(ctx)
-			rt.r = wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithMemoryLimitPages(MemoryLimitPages))
-			wasi_snapshot_preview1.MustInstantiate(ctx, rt.r)
-			if err := rt.instantiateHost(ctx); err != nil {
-				b.Fatal(err)
-			}
-		}
-		m, err := rt.Load(ctx, SourceBuiltin, Builtins()["xmrig"])
-		if err != nil {
-			b.Fatal(err)
-		}
-		s := m.NewSession()
-		b.Run("ParseLine64/"+name, func(b *testing.B) {
-			loopTimed(b, func() {
-				if _, err := s.ParseLines(ctx, abi.Stdout, lines); err != nil {
-					b.Fatal(err)
-				}
-			})
-		})
-		b.Run("ParseAPISummary/"+name, func(b *testing.B) {
-			loopTimed(b, func() {
-				if _, err := s.ParseAPI(ctx, req); err != nil {
-					b.Fatal(err)
-				}
-			})
-		})
-		b.Run("Instantiate/"+name, func(b *testing.B) {
-			loopTimed(b, func() {
-				in, err := m.newInstance(ctx)
-				if err != nil {
-					b.Fatal(err)
-				}
-				in.close()
-			})
-		})
-		s.Close()
-		m.close(ctx)
 	}
 }

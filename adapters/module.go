@@ -132,11 +132,26 @@ func (e *CallError) Error() string {
 func (e *CallError) Unwrap() error { return e.Err }
 
 type instance struct {
-	mod    api.Module
-	mem    *linearMemory // nil when wazero owns the memory (see memoryAllocator)
-	fns    map[string]api.Function
-	stderr *tail
-	bad    bool // poisoned: never call again
+	mod       api.Module
+	mem       *linearMemory // nil when wazero owns the memory (see memoryAllocator)
+	fns       map[string]api.Function
+	interrupt api.MutableGlobal // set to stop the guest (see instrument)
+	stderr    *tail
+	bad       bool // poisoned: never call again
+}
+
+// run calls fn, interrupting the guest when ctx is done: it then traps at
+// its next interrupt check. An interrupt that comes as the guest returns
+// leaves the flag set, so the instance is then poisoned.
+func (in *instance) run(ctx context.Context, fn api.Function) ([]uint64, error) {
+	stop := context.AfterFunc(ctx, func() { in.interrupt.Set(1) })
+	in.enter()
+	res, err := fn.Call(ctx)
+	in.exit()
+	if !stop() {
+		in.bad = true
+	}
+	return res, err
 }
 
 // enter and exit bracket guest code (see linearMemory).
@@ -299,10 +314,10 @@ func (m *Module) liftQuarantine(err error) {
 func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	in := &instance{stderr: newTail(4 << 10), fns: map[string]api.Function{}}
 	cfg := wazero.NewModuleConfig().
-		WithName(""). // anonymous: many instances of one module
-		WithStartFunctions("_initialize").
-		WithSysNanotime(). // real clocks are mandatory: with wazero's fake
-		WithSysWalltime(). // clock a Go guest's GC never runs
+		WithName("").         // anonymous: many instances of one module
+		WithStartFunctions(). // run below, under the deadline
+		WithSysNanotime().    // real clocks are mandatory: with wazero's fake
+		WithSysWalltime().    // clock a Go guest's GC never runs
 		WithRandSource(rand.Reader).
 		WithStdout(in.stderr).
 		WithStderr(in.stderr)
@@ -312,13 +327,25 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 		return nil, &CallError{Adapter: m.label(), Export: "instantiate", Err: err}
 	}
 	err = m.guard(ctx, "instantiate", m.rt.deadlines.Metadata, func(cctx context.Context) error {
-		cctx = experimental.WithMemoryAllocator(cctx, memoryAllocator(&in.mem, m.dataEnd))
-		mod, err := m.rt.r.InstantiateModule(cctx, compiled, cfg)
+		mod, err := m.rt.r.InstantiateModule(experimental.WithMemoryAllocator(cctx, memoryAllocator(&in.mem, m.dataEnd)), compiled, cfg)
 		in.exit() // the allocator counted instantiation as a call
 		if err != nil {
 			return err
 		}
 		in.mod = mod
+		var ok bool
+		if in.interrupt, ok = mod.ExportedGlobal(interruptExport).(api.MutableGlobal); !ok {
+			return errors.New("the module was compiled without its interrupt checks")
+		}
+		// The module's start function (see instrument), then the reactor's
+		// initialisation.
+		for _, name := range []string{startExport, "_initialize"} {
+			if fn := mod.ExportedFunction(name); fn != nil {
+				if _, err := in.run(cctx, fn); err != nil {
+					return err
+				}
+			}
+		}
 		return nil
 	})
 	if err != nil {
@@ -326,6 +353,10 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 			in.close()
 		}
 		return nil, &CallError{Adapter: m.label(), Export: "instantiate", Err: fmt.Errorf("%w: %s%s", ErrProtocol, firstLine(err.Error()), in.stderr.suffix())}
+	}
+	if in.bad {
+		in.close()
+		return nil, &CallError{Adapter: m.label(), Export: "instantiate", Err: fmt.Errorf("%w (%s)", ErrTimeout, m.rt.deadlines.Metadata)}
 	}
 	for name := range m.exports {
 		if fn := in.mod.ExportedFunction(name); fn != nil {
@@ -346,10 +377,8 @@ func (m *Module) call(ctx context.Context, in *instance, export string, input []
 	var res []uint64
 	start := time.Now()
 	err := m.guard(ctx, export, m.rt.deadlines.of(export), func(cctx context.Context) error {
-		in.enter()
-		defer in.exit()
 		var err error
-		res, err = fn.Call(context.WithValue(cctx, callStateKey{}, cs))
+		res, err = in.run(context.WithValue(cctx, callStateKey{}, cs), fn)
 		return err
 	})
 	if m.rt.onCall != nil && m.meta.Name != "" { // not the load's metadata call: no name yet

@@ -119,8 +119,9 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 			*p.dst = *p.d
 		}
 	}
+	// Guests are stopped at their deadline by the checks instrument
+	// compiles in, not by WithCloseOnContextDone (see interrupt.go).
 	rc := wazero.NewRuntimeConfigCompiler().
-		WithCloseOnContextDone(true).
 		WithMemoryLimitPages(MemoryLimitPages)
 	if cfg.CacheDir != "" {
 		if err := os.MkdirAll(cfg.CacheDir, 0o700); err != nil {
@@ -247,6 +248,10 @@ func (rt *Runtime) LoadBuiltin(ctx context.Context, wasm []byte) (*Module, error
 // the cache and the module is compiled again: a cache must never make an
 // adapter unavailable.
 func (rt *Runtime) compile(ctx context.Context, wasm []byte) (wazero.CompiledModule, error) {
+	wasm, err := instrument(wasm)
+	if err != nil {
+		return nil, err
+	}
 	c, err := rt.r.CompileModule(ctx, wasm)
 	if err == nil || rt.cacheDir == "" || !strings.Contains(err.Error(), "compilationcache:") {
 		return c, err
