@@ -246,7 +246,8 @@ func (rt *Runtime) LoadBuiltin(ctx context.Context, wasm []byte) (*Module, error
 // compile compiles wasm, from the compilation cache when it holds it. A
 // cache entry wazero cannot read (damaged on disk, copied half) empties
 // the cache and the module is compiled again: a cache must never make an
-// adapter unavailable.
+// adapter unavailable. The module is compiled with rigd's interrupt checks
+// (see instrument).
 func (rt *Runtime) compile(ctx context.Context, wasm []byte) (wazero.CompiledModule, error) {
 	wasm, err := instrument(wasm)
 	if err != nil {

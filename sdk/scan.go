@@ -8,10 +8,10 @@ import (
 // Byte scanning for console parsers: what the built-in adapters use to read
 // miner output without regexp and without allocating.
 //
-// In a wasm guest run by wazero with WithCloseOnContextDone (as rigd runs
-// every adapter) each loop iteration, each taken branch and each call of a
-// function that is not a leaf costs an exit from the guest to the host, as
-// much as about a hundred instructions. So these helpers read 8 bytes at a
+// In a wasm guest each loop iteration, each taken branch and each call of
+// a function that is not a leaf passes an interrupt check; under wazero's
+// WithCloseOnContextDone, which rigd used before its own checks, each was
+// an exit from the guest, as dear as about a hundred instructions. So these helpers read 8 bytes at a
 // time ("SWAR": SIMD within a register) and their common cases (a word
 // shorter than 8 bytes, one or two separating spaces, a number of up to 8
 // digits) take no loop at all. The word primitives (Load64, Tail64,

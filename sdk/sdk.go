@@ -227,11 +227,11 @@ func decodeAPIRequest(d *abi.Decoder, in []byte, req *abi.APIRequest) error {
 // does not produce an empty last line.
 //
 // It is one pass over the batch, 64 bytes per loop iteration and one more
-// per line: in a wasm guest run with wazero's WithCloseOnContextDone each
-// loop iteration and call costs an exit from the guest, so a
-// byte-at-a-time scan of a 64-line batch used to cost more than parsing
-// it. Looking for ESC in the same words costs no iteration, and spares
-// the parser a scan of every line.
+// per line: in a wasm guest run with wazero's WithCloseOnContextDone (as
+// rigd ran guests before its own interrupt checks) each loop iteration
+// and call cost an exit from the guest, and a byte-at-a-time scan of a
+// 64-line batch cost more than parsing it. Looking for ESC in the same
+// words costs no iteration, and spares the parser a scan of every line.
 func splitLines(lines [][]byte, b []byte) ([][]byte, bool) {
 	start, i := 0, 0
 	var esc uint64

@@ -449,9 +449,9 @@ func appendString(b []byte, s string) []byte { return appendStr(b, "", s, true) 
 // way control characters, U+2028 and U+2029 are escaped and invalid UTF-8
 // becomes \ufffd.
 //
-// Plain runs are skipped 8 bytes at a time: inside a wasm guest run with
-// wazero's WithCloseOnContextDone every loop iteration costs a call out of
-// the guest, so a byte-at-a-time loop is what dominates.
+// Plain runs are skipped 8 bytes at a time: inside a wasm guest every loop
+// iteration passes an interrupt check (a call out of the guest under
+// wazero's WithCloseOnContextDone), so loop counts are what dominate.
 func AppendString(b []byte, s string, escapeHTML bool) []byte { return appendStr(b, "", s, escapeHTML) }
 
 // appendStr appends key and s as AppendString does. It copies s, then

@@ -37,9 +37,9 @@ import (
 //     input first.
 //
 // The loops that find the end of a string or of whitespace read 8 bytes at
-// a time: in a guest run with wazero's WithCloseOnContextDone every loop
-// iteration and every call costs an exit from the guest, so those counts,
-// not instructions, are what a document costs.
+// a time: in a guest every loop iteration and every call passes an
+// interrupt check (an exit from the guest under wazero's
+// WithCloseOnContextDone), so those counts are what a document costs.
 //
 // Usage, for a struct decoded from an object:
 //
