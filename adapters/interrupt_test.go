@@ -32,16 +32,9 @@ func insertSection(wasm []byte, id byte, payload []byte) []byte {
 // instrumentSpec is an adapter module with one extra function (index 4:
 // output_write, the marker, build_command and metadata come first).
 func instrumentSpec(extra wfunc, extraEx ...wexport) adapterSpec {
-	meta, cmd := []byte(testMetadataJSON), []byte(testCommandJSON)
-	return adapterSpec{
-		calls: map[string][]byte{
-			"adapter_metadata":      writeStatic(0, uint32(len(meta)), 0),
-			"adapter_build_command": writeStatic(4096, uint32(len(cmd)), 0),
-		},
-		data:    []wdata{{0, meta}, {4096, cmd}},
-		extra:   []wfunc{extra},
-		extraEx: extraEx,
-	}
+	s := goodSpec()
+	s.extra, s.extraEx = []wfunc{extra}, extraEx
+	return s
 }
 
 // A start function runs under the instantiation's deadline, like the rest

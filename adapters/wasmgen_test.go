@@ -256,7 +256,9 @@ const (
 )
 
 // goodModule is a minimal valid adapter written by hand.
-func goodModule() []byte {
+func goodModule() []byte { return goodSpec().module().assemble() }
+
+func goodSpec() adapterSpec {
 	meta, cmd := []byte(testMetadataJSON), []byte(testCommandJSON)
 	return adapterSpec{
 		calls: map[string][]byte{
@@ -264,7 +266,7 @@ func goodModule() []byte {
 			"adapter_build_command": writeStatic(4096, uint32(len(cmd)), 0),
 		},
 		data: []wdata{{0, meta}, {4096, cmd}},
-	}.module().assemble()
+	}
 }
 
 func le32(v uint32) []byte { return binary.LittleEndian.AppendUint32(nil, v) }
