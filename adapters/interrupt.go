@@ -30,12 +30,20 @@ import (
 // and started a goroutine per call to watch the context. This check is a
 // load and a branch that stay in the machine code.
 //
+// Go's runtime cannot stop a goroutine that runs guest machine code: a
+// garbage collection waits for it to come back to Go, and with it every
+// goroutine, the one that would set the interrupt included. So the check
+// also counts down a second global, $fuel, and every yieldEvery checks
+// calls memory.grow(0), which wazero runs in Go: a point where the runtime
+// can stop the guest. (WithCloseOnContextDone's checks were such points.)
+//
 // A start function is moved out of the way as well: wazero runs it inside
 // instantiation, where no check can be set yet, so instrument exports it
 // as startExport for the host to call under a deadline instead.
 const (
 	interruptExport = "rigd.interrupt"
 	startExport     = "rigd.start"
+	yieldEvery      = 1 << 14
 )
 
 // errInstrument wraps what instrument refuses.
@@ -45,6 +53,7 @@ var errInstrument = fmt.Errorf("%w: cannot add the interrupt checks", ErrInvalid
 const (
 	secCustom   = 0
 	secImport   = 2
+	secMemory   = 5
 	secGlobal   = 6
 	secExport   = 7
 	secStart    = 8
@@ -72,8 +81,9 @@ func instrument(wasm []byte) ([]byte, error) {
 	}
 	var secs []section
 	var (
-		importedGlobals, definedGlobals uint64
-		start                           = -1
+		importedGlobals, definedGlobals   uint64
+		importedMemories, definedMemories uint64
+		start                             = -1
 	)
 	r := wasmReader{b: wasm, i: 8}
 	for r.i < len(r.b) {
@@ -90,7 +100,10 @@ func instrument(wasm []byte) ([]byte, error) {
 		var err error
 		switch id {
 		case secImport:
-			importedGlobals, err = countImportedGlobals(p)
+			importedGlobals, importedMemories, err = readImports(p)
+		case secMemory:
+			pr := wasmReader{b: p}
+			definedMemories = pr.uleb()
 		case secGlobal:
 			pr := wasmReader{b: p}
 			definedGlobals = pr.uleb()
@@ -112,12 +125,20 @@ func instrument(wasm []byte) ([]byte, error) {
 		}
 	}
 	globals := importedGlobals + definedGlobals
-	if globals >= 1<<32-1 {
+	if globals >= 1<<32-2 {
 		return nil, fmt.Errorf("%w: too many globals", errInstrument)
 	}
-	flag := uint32(globals)                         // the index of the added global
-	check := appendULEB([]byte{0x23}, uint64(flag)) // global.get
-	check = append(check, 0x04, 0x40, 0x00, 0x0b)   // if unreachable end
+	flag, fuel := globals, globals+1              // the indexes of the added globals
+	check := appendULEB([]byte{0x23}, flag)       // global.get $interrupt
+	check = append(check, 0x04, 0x40, 0x00, 0x0b) // if unreachable end
+	if importedMemories+definedMemories > 0 {
+		check = appendULEB(append(check, 0x23), fuel)                         // global.get $fuel
+		check = appendULEB(append(check, 0x41, 0x01, 0x6b, 0x24), fuel)       // i32.const 1, i32.sub, global.set $fuel
+		check = appendULEB(append(check, 0x23), fuel)                         // global.get $fuel
+		check = appendSLEB(append(check, 0x45, 0x04, 0x40, 0x41), yieldEvery) // i32.eqz, if, i32.const yieldEvery
+		check = appendULEB(append(check, 0x24), fuel)                         // global.set $fuel
+		check = append(check, 0x41, 0x00, 0x40, 0x00, 0x1a, 0x0b)             // i32.const 0, memory.grow 0, drop, end
+	}
 
 	out := make([]byte, 0, len(wasm)+len(wasm)/6)
 	out = append(out, wasm[:8]...)
@@ -129,8 +150,9 @@ func instrument(wasm []byte) ([]byte, error) {
 	// The global and export sections get an entry each; a missing one is
 	// added where the order puts it.
 	added := map[byte][]byte{
-		secGlobal: {0x7f, 0x01, 0x41, 0x00, 0x0b}, // mut i32, i32.const 0, end
-		secExport: appendExport(nil, interruptExport, extGlobal, uint64(flag)),
+		// $interrupt: mut i32 = 0; $fuel: mut i32 = yieldEvery.
+		secGlobal: append(appendSLEB([]byte{0x7f, 0x01, 0x41, 0x00, 0x0b, 0x7f, 0x01, 0x41}, yieldEvery), 0x0b),
+		secExport: appendExport(nil, interruptExport, extGlobal, flag),
 	}
 	var exports uint64 = 1
 	if start >= 0 {
@@ -141,7 +163,7 @@ func instrument(wasm []byte) ([]byte, error) {
 	addMissing := func(before int) {
 		for _, id := range []byte{secGlobal, secExport} {
 			if !done[id] && sectionOrder[id] < before {
-				n := uint64(1)
+				n := uint64(2) // globals
 				if id == secExport {
 					n = exports
 				}
@@ -164,7 +186,7 @@ func instrument(wasm []byte) ([]byte, error) {
 				}
 				n += exports
 			} else {
-				n++
+				n += 2
 			}
 			emit(s.id, append(append(appendULEB(nil, n), s.payload[pr.i:]...), added[s.id]...))
 			done[s.id] = true
@@ -181,10 +203,9 @@ func instrument(wasm []byte) ([]byte, error) {
 	return out, nil
 }
 
-// countImportedGlobals reads an import section.
-func countImportedGlobals(p []byte) (uint64, error) {
+// readImports counts the globals and memories an import section imports.
+func readImports(p []byte) (globals, memories uint64, err error) {
 	r := wasmReader{b: p}
-	var globals uint64
 	for n := r.uleb(); n > 0 && !r.bad; n-- {
 		r.skip(r.uleb()) // module
 		r.skip(r.uleb()) // name
@@ -196,6 +217,7 @@ func countImportedGlobals(p []byte) (uint64, error) {
 			r.limits()
 		case 2: // memory: limits
 			r.limits()
+			memories++
 		case 3: // global: value type, mutability
 			r.byte()
 			r.byte()
@@ -204,13 +226,13 @@ func countImportedGlobals(p []byte) (uint64, error) {
 			r.byte()
 			r.uleb()
 		default:
-			return 0, fmt.Errorf("import of unknown kind %d", kind)
+			return 0, 0, fmt.Errorf("import of unknown kind %d", kind)
 		}
 	}
 	if r.bad || r.i != len(p) {
-		return 0, errors.New("bad import section")
+		return 0, 0, errors.New("bad import section")
 	}
-	return globals, nil
+	return globals, memories, nil
 }
 
 // checkExportNames refuses an export section that uses a name instrument
@@ -241,6 +263,14 @@ func appendExport(dst []byte, name string, kind byte, index uint64) []byte {
 	dst = append(dst, name...)
 	dst = append(dst, kind)
 	return appendULEB(dst, index)
+}
+
+func appendSLEB(dst []byte, v int64) []byte {
+	for v < -64 || v >= 64 {
+		dst = append(dst, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(dst, byte(v)&0x7f)
 }
 
 func appendULEB(dst []byte, v uint64) []byte {

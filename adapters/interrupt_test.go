@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -148,4 +150,40 @@ func FuzzInstrument(f *testing.F) {
 			c.Close(ctx)
 		}
 	})
+}
+
+// A guest that loops for ever does not stall the garbage collector: the
+// runtime cannot stop a goroutine inside guest machine code, and before
+// the fuel countdown a collection that began during such a call waited for
+// it for ever, with every goroutine, the one that would interrupt the
+// guest included (the process hung).
+func TestInterruptDuringGC(t *testing.T) {
+	loop := instrumentSpec(wfunc{})
+	loop.calls["adapter_metadata"] = cat(opLoopVoid, opBr0, opEnd, i32c(0))
+	rt := newTestRuntime(t, Deadlines{Metadata: 300 * time.Millisecond})
+	stop := make(chan struct{})
+	var gcs atomic.Int64
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				runtime.GC()
+				gcs.Add(1)
+			}
+		}
+	}()
+	start := time.Now()
+	_, err := rt.Load(context.Background(), "loop", loop.module().assemble())
+	close(stop)
+	if err == nil || !strings.Contains(err.Error(), "call deadline exceeded") {
+		t.Fatalf("load: %v, want the deadline", err)
+	}
+	if d := time.Since(start); d > refuseLimit() {
+		t.Errorf("refused after %v", d)
+	}
+	if gcs.Load() < 2 {
+		t.Errorf("%d collections completed while the guest looped", gcs.Load())
+	}
 }
