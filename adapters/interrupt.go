@@ -33,7 +33,7 @@ import (
 // Go's runtime cannot stop a goroutine that runs guest machine code: a
 // garbage collection waits for it to come back to Go, and with it every
 // goroutine, the one that would set the interrupt included. So the check
-// also counts down a second global, $fuel, and every yieldEvery checks
+// at loop heads also counts down a second global, $fuel, and every yieldEvery checks
 // calls memory.grow(0), which wazero runs in Go: a point where the runtime
 // can stop the guest. (WithCloseOnContextDone's checks were such points.)
 //
@@ -131,6 +131,7 @@ func instrument(wasm []byte) ([]byte, error) {
 	flag, fuel := globals, globals+1              // the indexes of the added globals
 	check := appendULEB([]byte{0x23}, flag)       // global.get $interrupt
 	check = append(check, 0x04, 0x40, 0x00, 0x0b) // if unreachable end
+	entry := check                                // at function entries, which loops dominate in Go guests
 	if importedMemories+definedMemories > 0 {
 		check = appendULEB(append(check, 0x23), fuel)                         // global.get $fuel
 		check = appendULEB(append(check, 0x41, 0x01, 0x6b, 0x24), fuel)       // i32.const 1, i32.sub, global.set $fuel
@@ -192,7 +193,7 @@ func instrument(wasm []byte) ([]byte, error) {
 			done[s.id] = true
 		case secCode:
 			var err error
-			if out, err = instrumentCode(out, s.payload, check, globals); err != nil {
+			if out, err = instrumentCode(out, s.payload, entry, check, globals); err != nil {
 				return nil, fmt.Errorf("%w: %v", errInstrument, err)
 			}
 		default:
@@ -281,11 +282,12 @@ func appendULEB(dst []byte, v uint64) []byte {
 	return append(dst, byte(v))
 }
 
-// instrumentCode appends the code section p with check at the entry of
-// every function and after every loop header. It is written in place, so
+// instrumentCode appends the code section p with entry at the entry of
+// every function and check (entry and the fuel countdown) after every loop
+// header. It is written in place, so
 // its size and its bodies' are written afterwards, as five-byte LEB128
 // numbers (a valid encoding).
-func instrumentCode(dst, p, check []byte, globals uint64) ([]byte, error) {
+func instrumentCode(dst, p, entry, check []byte, globals uint64) ([]byte, error) {
 	r := wasmReader{b: p}
 	n := r.uleb()
 	if r.bad {
@@ -302,7 +304,7 @@ func instrumentCode(dst, p, check []byte, globals uint64) ([]byte, error) {
 		dst = append(dst, 0, 0, 0, 0, 0)
 		body := len(dst)
 		var err error
-		if dst, err = instrumentBody(dst, p[r.i:r.i+int(size)], check, globals); err != nil {
+		if dst, err = instrumentBody(dst, p[r.i:r.i+int(size)], entry, check, globals); err != nil {
 			return nil, fmt.Errorf("function %d: %v", i, err)
 		}
 		r.i += int(size)
@@ -326,7 +328,7 @@ func putULEB5(b []byte, v int) {
 // instrumentBody appends the instrumented function body b to dst. It
 // decodes every instruction, to find the loops and to keep in step; the
 // common instructions through opImm, the rest through skipOther.
-func instrumentBody(dst, b, check []byte, globals uint64) ([]byte, error) {
+func instrumentBody(dst, b, entry, check []byte, globals uint64) ([]byte, error) {
 	r := wasmReader{b: b}
 	for n := r.uleb(); n > 0 && !r.bad; n-- { // locals: count, type
 		r.uleb()
@@ -338,7 +340,7 @@ func instrumentBody(dst, b, check []byte, globals uint64) ([]byte, error) {
 		return nil, errors.New("bad locals")
 	}
 	dst = append(dst, b[:r.i]...)
-	dst = append(dst, check...)
+	dst = append(dst, entry...)
 	last, i := r.i, r.i
 	for i < len(b) {
 		op := b[i]
