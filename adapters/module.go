@@ -141,17 +141,15 @@ type instance struct {
 }
 
 // run calls fn, interrupting the guest when ctx is done: it then traps at
-// its next interrupt check. An interrupt that comes as the guest returns
-// leaves the flag set, so the instance is then poisoned.
-func (in *instance) run(ctx context.Context, fn api.Function) ([]uint64, error) {
+// its next interrupt check. late reports an interrupt that came as the
+// guest returned: the flag stays set, so the caller must poison the
+// instance (run may outlive a quarantined caller: it does not touch bad).
+func (in *instance) run(ctx context.Context, fn api.Function) (res []uint64, late bool, err error) {
 	stop := context.AfterFunc(ctx, func() { in.interrupt.Set(1) })
 	in.enter()
-	res, err := fn.Call(ctx)
+	res, err = fn.Call(ctx)
 	in.exit()
-	if !stop() {
-		in.bad = true
-	}
-	return res, err
+	return res, !stop(), err
 }
 
 // enter and exit bracket guest code (see linearMemory).
@@ -326,6 +324,7 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	if err != nil {
 		return nil, &CallError{Adapter: m.label(), Export: "instantiate", Err: err}
 	}
+	var late bool
 	err = m.guard(ctx, "instantiate", m.rt.deadlines.Metadata, func(cctx context.Context) error {
 		mod, err := m.rt.r.InstantiateModule(experimental.WithMemoryAllocator(cctx, memoryAllocator(&in.mem, m.dataEnd)), compiled, cfg)
 		in.exit() // the allocator counted instantiation as a call
@@ -341,7 +340,7 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 		// initialisation.
 		for _, name := range []string{startExport, "_initialize"} {
 			if fn := mod.ExportedFunction(name); fn != nil {
-				if _, err := in.run(cctx, fn); err != nil {
+				if _, late, err = in.run(cctx, fn); err != nil || late {
 					return err
 				}
 			}
@@ -354,7 +353,7 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 		}
 		return nil, &CallError{Adapter: m.label(), Export: "instantiate", Err: fmt.Errorf("%w: %s%s", ErrProtocol, firstLine(err.Error()), in.stderr.suffix())}
 	}
-	if in.bad {
+	if late {
 		in.close()
 		return nil, &CallError{Adapter: m.label(), Export: "instantiate", Err: fmt.Errorf("%w (%s)", ErrTimeout, m.rt.deadlines.Metadata)}
 	}
@@ -376,9 +375,10 @@ func (m *Module) call(ctx context.Context, in *instance, export string, input []
 	cs := &callState{in: input, mod: m}
 	var res []uint64
 	start := time.Now()
+	var late bool
 	err := m.guard(ctx, export, m.rt.deadlines.of(export), func(cctx context.Context) error {
 		var err error
-		res, err = in.run(context.WithValue(cctx, callStateKey{}, cs), fn)
+		res, late, err = in.run(context.WithValue(cctx, callStateKey{}, cs), fn)
 		return err
 	})
 	if m.rt.onCall != nil && m.meta.Name != "" { // not the load's metadata call: no name yet
@@ -403,8 +403,8 @@ func (m *Module) call(ctx context.Context, in *instance, export string, input []
 	case cs.oob:
 		return fail(fmt.Errorf("%w: out-of-bounds pointer passed to the host", ErrProtocol))
 	}
-	if in.memoryBytes() > RecycleBytes {
-		in.bad = true // not an error: recycle the instance, keep the result
+	if late || in.memoryBytes() > RecycleBytes {
+		in.bad = true // not an error: replace the instance, keep the result
 	}
 	switch status := api.DecodeI32(res[0]); status {
 	case abi.StatusOK:
