@@ -514,12 +514,14 @@ func isValType(t byte) bool {
 }
 
 // blockType skips a block type: empty, a value type or a type index.
-func (r *wasmReader) blockType() {
-	if r.i < len(r.b) && (r.b[r.i] == 0x40 || isValType(r.b[r.i])) {
-		r.i++
-		return
+func (r *wasmReader) blockType() { r.to(blockTypeEnd(r.b, r.i)) }
+
+// to moves to i, an end from lebEnd or blockTypeEnd (-1: bad).
+func (r *wasmReader) to(i int) {
+	if i < 0 {
+		r.bad, i = true, len(r.b)
 	}
-	r.leb(true)
+	r.i = i
 }
 
 // memarg skips a memory argument: alignment (with a memory index if its
@@ -541,11 +543,4 @@ func (r *wasmReader) limits() {
 }
 
 // skipLEB skips a LEB128 number of up to 64 bits.
-func (r *wasmReader) skipLEB() {
-	for k := 0; k < 10; k++ {
-		if r.byte() < 0x80 {
-			return
-		}
-	}
-	r.bad = true
-}
+func (r *wasmReader) skipLEB() { r.to(lebEnd(r.b, r.i)) }
