@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -347,25 +348,27 @@ func TestServeAccessRules(t *testing.T) {
 	}
 }
 
-// rigd serve runs under a 40 MiB soft heap limit unless GOMEMLIMIT says
-// otherwise (the runtime then keeps what it read from it).
+// rigd serve runs under a 40 MiB soft heap limit and one processor unless
+// GOMEMLIMIT and GOMAXPROCS say otherwise (the runtime then keeps what it
+// read from them), and restores both.
 func TestTuneRuntime(t *testing.T) {
-	limit := debug.SetMemoryLimit(-1)
+	limit, procs := debug.SetMemoryLimit(-1), runtime.GOMAXPROCS(0)
 	for _, c := range []struct {
-		env  map[string]string
-		want int64
+		env       map[string]string
+		wantLimit int64
+		wantProcs int
 	}{
-		{nil, defaultMemoryLimit},
-		{map[string]string{"GOMEMLIMIT": "1GiB"}, limit},
+		{nil, defaultMemoryLimit, 1},
+		{map[string]string{"GOMEMLIMIT": "1GiB", "GOMAXPROCS": "3"}, limit, procs},
 	} {
 		restore := tuneRuntime(func(k string) string { return c.env[k] })
-		got := debug.SetMemoryLimit(-1)
+		gotLimit, gotProcs := debug.SetMemoryLimit(-1), runtime.GOMAXPROCS(0)
 		restore()
-		if got != c.want {
-			t.Errorf("env %v: memory limit %d, want %d", c.env, got, c.want)
+		if gotLimit != c.wantLimit || gotProcs != c.wantProcs {
+			t.Errorf("env %v: memory limit %d, GOMAXPROCS %d; want %d, %d", c.env, gotLimit, gotProcs, c.wantLimit, c.wantProcs)
 		}
-		if l := debug.SetMemoryLimit(-1); l != limit {
-			t.Fatalf("env %v: restored memory limit %d, want %d", c.env, l, limit)
+		if l, p := debug.SetMemoryLimit(-1), runtime.GOMAXPROCS(0); l != limit || p != procs {
+			t.Fatalf("env %v: restored memory limit %d, GOMAXPROCS %d; want %d, %d", c.env, l, p, limit, procs)
 		}
 	}
 }

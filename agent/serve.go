@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -214,7 +215,7 @@ func serve(c *cli, cfg serveConfig) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	tuneRuntime(os.Getenv)
+	defer tuneRuntime(os.Getenv)()
 	srv, err := startServer(c.ctx, cfg, log)
 	if err != nil {
 		return err
@@ -248,16 +249,30 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 const defaultMemoryLimit = 40 << 20
 
 // tuneRuntime applies rigd serve's runtime settings and returns what
-// undoes them (the benchmarks measure the agent under them too): a 40 MiB
-// soft heap limit unless GOMEMLIMIT (read through getenv) is set, so that
-// the garbage collector works harder before the heap grows past it — the
-// agent shares a small rig with its miners; a bigger live heap still works.
+// undoes them (the benchmarks measure the agent under them too), each
+// unless its environment variable (read through getenv) is set:
+//   - a 40 MiB soft heap limit (GOMEMLIMIT), so that the garbage collector
+//     works harder before the heap grows past it — the agent shares a small
+//     rig with its miners; a bigger live heap still works;
+//   - one processor for Go code (GOMAXPROCS): a goroutine that wakes
+//     another then finds it on its own processor instead of waking a
+//     second thread to look for work, and the agent's Go code never takes
+//     more than one core from the miners. See README's "Why GOMAXPROCS=1?".
 func tuneRuntime(getenv func(string) string) (restore func()) {
 	limit := debug.SetMemoryLimit(-1)
 	if getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
-	return func() { debug.SetMemoryLimit(limit) }
+	procs := getenv("GOMAXPROCS") == ""
+	if procs {
+		runtime.GOMAXPROCS(1)
+	}
+	return func() {
+		debug.SetMemoryLimit(limit)
+		if procs {
+			runtime.SetDefaultGOMAXPROCS()
+		}
+	}
 }
 
 // server is a running agent.

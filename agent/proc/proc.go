@@ -620,7 +620,7 @@ func (p *Process) read(fd int, stream Stream, maxLine int, parked *atomic.Pointe
 	buf := make([]byte, readBufSize)
 	sp := splitter{max: maxLine}
 	pace := &pacer{every: p.coalesce}
-	defer pace.pause()
+	defer pace.close()
 	var (
 		lines   []Line
 		scratch []byte
@@ -663,37 +663,6 @@ func (p *Process) read(fd int, stream Stream, maxLine int, parked *atomic.Pointe
 			// wakeup reads them all. A flood (full reads) is read at once.
 			pace.wait()
 		}
-	}
-}
-
-// pacer spaces a reader's reads of a trickle by a ticker rather than by
-// time.Sleep: re-arming a sleep's timer wakes the netpoller thread every
-// time, while a running ticker re-arms itself. It is stopped while the
-// reader waits for a dry pipe, so a quiet miner costs no ticks.
-type pacer struct {
-	every   time.Duration
-	t       *time.Ticker
-	running bool
-}
-
-// wait waits for the next tick, starting the ticker if it is stopped (the
-// first wait after a pause is then a whole period).
-func (p *pacer) wait() {
-	switch {
-	case p.t == nil:
-		p.t = time.NewTicker(p.every)
-	case !p.running:
-		p.t.Reset(p.every)
-	}
-	p.running = true
-	<-p.t.C
-}
-
-// pause stops the ticker.
-func (p *pacer) pause() {
-	if p.running {
-		p.t.Stop()
-		p.running = false
 	}
 }
 
