@@ -245,7 +245,7 @@ func BenchmarkLoadFromCache(b *testing.B) {
 		if m.compiledModule() != nil {
 			b.Fatal("LoadBuiltin compiled the module: its metadata was not remembered")
 		}
-		_, err = m.ensureCompiled(ctx)
+		_, _, err = m.ensureCompiled(ctx)
 		return m, err
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,14 +58,14 @@ func (m *Module) compiledModule() wazero.CompiledModule {
 }
 
 // ensureCompiled compiles a lazy module on first use (from the
-// compilation cache, normally).
-func (m *Module) ensureCompiled(ctx context.Context) (wazero.CompiledModule, error) {
+// compilation cache, normally). fresh reports that this call compiled it.
+func (m *Module) ensureCompiled(ctx context.Context) (c wazero.CompiledModule, fresh bool, err error) {
 	m.compileMu.Lock()
 	defer m.compileMu.Unlock()
 	if c := m.compiledModule(); c != nil {
-		return c, nil
+		return c, false, nil
 	}
-	c, err := m.rt.compile(ctx, m.wasm)
+	c, err = m.rt.compile(ctx, m.wasm)
 	if err == nil {
 		err = checkModule(c)
 	}
@@ -72,7 +73,7 @@ func (m *Module) ensureCompiled(ctx context.Context) (wazero.CompiledModule, err
 		if c != nil {
 			c.Close(ctx)
 		}
-		return nil, fmt.Errorf("%w: compile: %v", ErrInvalidModule, err)
+		return nil, false, fmt.Errorf("%w: compile: %v", ErrInvalidModule, err)
 	}
 	m.mu.Lock()
 	closed := m.closed
@@ -82,9 +83,9 @@ func (m *Module) ensureCompiled(ctx context.Context) (wazero.CompiledModule, err
 	m.mu.Unlock()
 	if closed {
 		c.Close(ctx)
-		return nil, ErrClosed
+		return nil, false, ErrClosed
 	}
-	return c, nil
+	return c, true, nil
 }
 
 // Metadata returns the adapter's metadata, read once at load.
@@ -320,9 +321,16 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 		WithStdout(in.stderr).
 		WithStderr(in.stderr)
 	// Compiling runs no guest code: it is not under the call deadline.
-	compiled, err := m.ensureCompiled(ctx)
+	compiled, fresh, err := m.ensureCompiled(ctx)
 	if err != nil {
 		return nil, &CallError{Adapter: m.label(), Export: "instantiate", Err: err}
+	}
+	if fresh {
+		// The garbage of loading the module (its instrumented copy,
+		// wazero's decoding: ≈ 11 MB) goes back to the system now, as
+		// LoadBuiltin's does, rather than staying in the agent's resident
+		// memory for as long as the miner runs. Once per module.
+		defer debug.FreeOSMemory()
 	}
 	var late bool
 	err = m.guard(ctx, "instantiate", m.rt.deadlines.Metadata, func(cctx context.Context) error {
