@@ -58,6 +58,7 @@ const (
 	secExport   = 7
 	secStart    = 8
 	secCode     = 10
+	secData     = 11
 	secDataCnt  = 12
 	secTag      = 13
 	extGlobal   = 3
@@ -65,9 +66,10 @@ const (
 )
 
 var sectionOrder = map[byte]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, secTag: 6, secGlobal: 7, secExport: 8,
-	secStart: 9, 9: 10, secDataCnt: 11, secCode: 12, 11: 13}
+	secStart: 9, 9: 10, secDataCnt: 11, secCode: 12, secData: 13}
 
-// instrument returns a copy of wasm with the interrupt checks. It refuses a
+// instrument returns a copy of wasm with the interrupt checks and its data
+// segments joined where that is exact (joinData). It refuses a
 // module it cannot read, one that already uses the reserved export names or
 // one that names a global it does not have (the added global must be the
 // host's alone). wazero validates the rest.
@@ -84,6 +86,7 @@ func instrument(wasm []byte) ([]byte, error) {
 		importedGlobals, definedGlobals   uint64
 		importedMemories, definedMemories uint64
 		start                             = -1
+		hasDataCount                      bool // segments are named by index
 	)
 	r := wasmReader{b: wasm, i: 8}
 	for r.i < len(r.b) {
@@ -120,6 +123,7 @@ func instrument(wasm []byte) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", errInstrument, err)
 		}
+		hasDataCount = hasDataCount || id == secDataCnt
 		if id != secStart { // moved to an export
 			secs = append(secs, section{id, p})
 		}
@@ -191,6 +195,11 @@ func instrument(wasm []byte) ([]byte, error) {
 			}
 			emit(s.id, append(append(appendULEB(nil, n), s.payload[pr.i:]...), added[s.id]...))
 			done[s.id] = true
+		case secData:
+			if !hasDataCount {
+				s.payload, _ = joinData(s.payload)
+			}
+			emit(s.id, s.payload)
 		case secCode:
 			var err error
 			if out, err = instrumentCode(out, s.payload, entry, check, globals); err != nil {
