@@ -65,6 +65,11 @@ const (
 	extFunction = 0
 )
 
+// vectorSection: the sections that are a count and that many entries of a
+// byte or more each.
+var vectorSection = map[byte]bool{1: true, secImport: true, 3: true, 4: true, secMemory: true,
+	secGlobal: true, secExport: true, 9: true, secCode: true, secData: true, secTag: true}
+
 var sectionOrder = map[byte]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, secTag: 6, secGlobal: 7, secExport: 8,
 	secStart: 9, 9: 10, secDataCnt: 11, secCode: 12, secData: 13}
 
@@ -101,6 +106,15 @@ func instrument(wasm []byte) ([]byte, error) {
 		p := r.b[r.i : r.i+int(size)]
 		r.i += int(size)
 		var err error
+		if vectorSection[id] {
+			// wazero makes room for the count it reads before it reads
+			// the entries: a few bytes claiming billions of data segments
+			// ran the agent out of memory (found by FuzzInstrument).
+			pr := wasmReader{b: p}
+			if n := pr.uleb(); n > uint64(len(p)) {
+				return nil, fmt.Errorf("%w: section %d claims %d entries in %d bytes", errInstrument, id, n, len(p))
+			}
+		}
 		switch id {
 		case secImport:
 			importedGlobals, importedMemories, err = readImports(p)
@@ -145,7 +159,17 @@ func instrument(wasm []byte) ([]byte, error) {
 		check = append(check, 0x41, 0x00, 0x40, 0x00, 0x1a, 0x0b)             // i32.const 0, memory.grow 0, drop, end
 	}
 
-	out := make([]byte, 0, len(wasm)+len(wasm)/6)
+	var join *dataJoin
+	for _, s := range secs {
+		if s.id == secData && !hasDataCount {
+			join = joinData(s.payload)
+		}
+	}
+	extra := len(wasm) / 6
+	if join != nil {
+		extra += join.size
+	}
+	out := make([]byte, 0, len(wasm)+extra)
 	out = append(out, wasm[:8]...)
 	emit := func(id byte, p []byte) {
 		out = append(out, id)
@@ -196,10 +220,14 @@ func instrument(wasm []byte) ([]byte, error) {
 			emit(s.id, append(append(appendULEB(nil, n), s.payload[pr.i:]...), added[s.id]...))
 			done[s.id] = true
 		case secData:
-			if !hasDataCount {
-				s.payload, _ = joinData(s.payload)
+			if join == nil {
+				emit(s.id, s.payload)
+				break
 			}
-			emit(s.id, s.payload)
+			out = append(out, s.id, 0, 0, 0, 0, 0) // the size, padded: known once written
+			at := len(out)
+			out = join.append(out)
+			putULEB5(out[at-5:at], len(out)-at)
 		case secCode:
 			var err error
 			if out, err = instrumentCode(out, s.payload, entry, check, globals); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -87,6 +88,8 @@ func TestInstrumentRefuses(t *testing.T) {
 		{"global out of range", instrumentSpec(wfunc{body: []byte{0x23, 0x00, 0x1a}}).module().assemble(), "global index out of range"},
 		{"unknown instruction", instrumentSpec(wfunc{body: []byte{0xff}}).module().assemble(), "unknown instruction 0xff"},
 		{"truncated", good[:len(good)-3], "truncated"},
+		// wazero would allocate 3.2 billion segments before reading one.
+		{"a count larger than its section", append(slices.Clip(good), 11, 6, 0x80, 0xff, 0xff, 0xff, 0x0b, 0), "section 11 claims 3221225344 entries in 6 bytes"},
 	} {
 		_, err := instrument(c.wasm)
 		if err == nil || !errors.Is(err, ErrInvalidModule) || !strings.Contains(err.Error(), c.want) {

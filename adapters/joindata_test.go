@@ -58,13 +58,17 @@ func TestJoinData(t *testing.T) {
 		{"one segment", dataPayload(16, "ab"), 0},
 		{"truncated", dataPayload(16, "ab", 20, "cd")[:9], 0},
 	} {
-		out, ok := joinData(tc.in)
-		if ok != (tc.want > 0) || !ok && !bytes.Equal(out, tc.in) {
-			t.Errorf("%s: joined %v, want %v", tc.name, ok, tc.want > 0)
+		j := joinData(tc.in)
+		if (j != nil) != (tc.want > 0) {
+			t.Errorf("%s: joined %v, want %v", tc.name, j != nil, tc.want > 0)
 			continue
 		}
-		if !ok {
+		if j == nil {
 			continue
+		}
+		out := j.append(nil)
+		if len(out) > j.size {
+			t.Errorf("%s: %d bytes, planned at most %d", tc.name, len(out), j.size)
 		}
 		want, _ := dataImage(t, tc.in)
 		got, n := dataImage(t, out)
