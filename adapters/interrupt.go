@@ -92,6 +92,7 @@ func instrument(wasm []byte) ([]byte, error) {
 		importedMemories, definedMemories uint64
 		start                             = -1
 		hasDataCount                      bool // segments are named by index
+		join                              *dataJoin
 	)
 	r := wasmReader{b: wasm, i: 8}
 	for r.i < len(r.b) {
@@ -127,6 +128,10 @@ func instrument(wasm []byte) ([]byte, error) {
 			if pr.bad {
 				err = errors.New("bad global section")
 			}
+		case secData: // after the data count section, if any
+			if !hasDataCount {
+				join = joinData(p)
+			}
 		case secStart:
 			pr := wasmReader{b: p}
 			start = int(pr.uleb())
@@ -159,12 +164,6 @@ func instrument(wasm []byte) ([]byte, error) {
 		check = append(check, 0x41, 0x00, 0x40, 0x00, 0x1a, 0x0b)             // i32.const 0, memory.grow 0, drop, end
 	}
 
-	var join *dataJoin
-	for _, s := range secs {
-		if s.id == secData && !hasDataCount {
-			join = joinData(s.payload)
-		}
-	}
 	extra := len(wasm) / 6
 	if join != nil {
 		extra += join.size
