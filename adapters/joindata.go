@@ -46,7 +46,7 @@ func joinData(p []byte) *dataJoin {
 		j.segs = append(j.segs, segment{off, p[r.i : r.i+int(size)]})
 		r.i += int(size)
 	}
-	if r.bad || r.i != len(p) {
+	if r.bad || r.i != len(p) || n < 2 {
 		return nil
 	}
 	slices.SortStableFunc(j.segs, func(a, b segment) int { return cmp.Compare(a.off, b.off) })

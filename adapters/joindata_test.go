@@ -56,6 +56,7 @@ func TestJoinData(t *testing.T) {
 		{"passive", append(dataPayload(16, "ab"), 0x01, 0x01, 'x'), 0},
 		{"gaps that would double it", dataPayload(0, "a", 1000, "b", 2000, "c"), 0},
 		{"one segment", dataPayload(16, "ab"), 0},
+		{"no segment", dataPayload(), 0},
 		{"truncated", dataPayload(16, "ab", 20, "cd")[:9], 0},
 	} {
 		j := joinData(tc.in)
